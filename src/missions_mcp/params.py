@@ -1,0 +1,212 @@
+"""Tool argument models: path ids, query parameters and body fields flattened into one object.
+
+Each model is the ``inputSchema`` of one tool. Where a field goes on the wire is declared once,
+next to the field: path ids are the fields named in the operation's path template, query
+parameters carry a :class:`Query` marker with their wire name (``page`` → ``page[number]``), a
+:class:`WholeBody` field is sent as the entire JSON body, and every other field is a key of the
+JSON body. The request bodies themselves come from :mod:`missions_mcp.models`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from .models import (
+    AddPlanStepsRequest,
+    CreateEventRequest,
+    CreateMissionRequest,
+    CreateMissionRunRequest,
+    CreatePlanRequest,
+    EventType,
+    LinkTelnyxAgentRequest,
+    RunStatus,
+    UpdateMissionRequest,
+    UpdateMissionRunRequest,
+    UpdatePlanStepRequest,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Marks a field as a query parameter; ``wire`` is its name on the wire."""
+
+    wire: str
+
+
+@dataclass(frozen=True, slots=True)
+class WholeBody:
+    """Marks a free-form object field that is sent as the entire JSON body."""
+
+
+def _path_segment(value: str) -> str:
+    if value.strip() in {".", ".."}:
+        raise ValueError("must be an id, not '.' or '..'")
+    if "/" in value:
+        raise ValueError("must be a single id without '/'")
+    return value
+
+
+PathKey = Annotated[str, Field(min_length=1), AfterValidator(_path_segment)]
+"""A plain-string path id: non-empty, one segment, no dot segments (percent-encoded on the wire)."""
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+class _Page20(_Args):
+    page: Annotated[int, Query("page[number]")] = Field(default=1, ge=1)
+    page_size: Annotated[int, Query("page[size]")] = Field(default=20, ge=1, le=1000)
+
+
+class _Page50(_Args):
+    page: Annotated[int, Query("page[number]")] = Field(default=1, ge=1)
+    page_size: Annotated[int, Query("page[size]")] = Field(default=50, ge=1, le=1000)
+
+
+class MissionRef(_Args):
+    mission_id: UUID
+
+
+class MissionKeyRef(_Args):
+    """The mission id on paths where the contract declares it a plain string."""
+
+    mission_id: PathKey
+
+
+class RunRef(_Args):
+    mission_id: UUID
+    run_id: UUID
+
+
+class StepRef(RunRef):
+    step_id: PathKey
+
+
+class _EventFilters(_Args):
+    type: Annotated[EventType | None, Query("type")] = None
+
+
+class _RunFilters(_Args):
+    status: Annotated[RunStatus | None, Query("status")] = None
+
+
+# --------------------------------------------------------------------------- missions
+
+
+class ListMissionsArgs(_Page20):
+    pass
+
+
+class CreateMissionArgs(CreateMissionRequest):
+    pass
+
+
+class UpdateMissionArgs(UpdateMissionRequest, MissionRef):
+    pass
+
+
+class CloneMissionArgs(MissionKeyRef):
+    pass
+
+
+class ListRecentRunsArgs(_Page20, _RunFilters):
+    pass
+
+
+class ListRecentEventsArgs(_Page50, _EventFilters):
+    pass
+
+
+# --------------------------------------------------------------------------- runs
+
+
+class ListRunsArgs(_Page20, _RunFilters, MissionRef):
+    pass
+
+
+class StartRunArgs(CreateMissionRunRequest, MissionRef):
+    pass
+
+
+class UpdateRunArgs(UpdateMissionRunRequest, RunRef):
+    pass
+
+
+# --------------------------------------------------------------------------- events
+
+
+class ListEventsArgs(_Page50, _EventFilters, RunRef):
+    step_id: Annotated[str | None, Query("step_id")] = None
+    agent_id: Annotated[str | None, Query("agent_id")] = None
+
+
+class LogEventArgs(CreateEventRequest, RunRef):
+    pass
+
+
+class GetEventArgs(RunRef):
+    event_id: PathKey
+
+
+# --------------------------------------------------------------------------- plan
+
+
+class CreatePlanArgs(CreatePlanRequest, RunRef):
+    pass
+
+
+class AddPlanStepsArgs(AddPlanStepsRequest, RunRef):
+    pass
+
+
+class GetPlanStepArgs(StepRef):
+    pass
+
+
+class UpdatePlanStepArgs(UpdatePlanStepRequest, StepRef):
+    pass
+
+
+# --------------------------------------------------------------------------- agents
+
+
+class LinkAgentArgs(LinkTelnyxAgentRequest, RunRef):
+    pass
+
+
+class UnlinkAgentArgs(RunRef):
+    telnyx_agent_id: PathKey
+
+
+# --------------------------------------------------------------------------- untyped sub-resources
+
+
+def _body_field() -> Any:
+    return Field(description="JSON definition.")
+
+
+def sub_resource_args(id_field: str, label: str) -> dict[str, type[_Args]]:
+    """Argument models of the five CRUD tools of one untyped mission sub-resource."""
+    item_ref = type(
+        f"{label}Ref",
+        (MissionKeyRef,),
+        {"__annotations__": {id_field: PathKey}},
+    )
+    body_annotations = {"body": Annotated[dict[str, Any], WholeBody()]}
+    return {
+        "list": type(f"List{label}Args", (MissionKeyRef,), {}),
+        "create": type(
+            f"Create{label}Args", (MissionKeyRef,), {"__annotations__": body_annotations, "body": _body_field()}
+        ),
+        "get": type(f"Get{label}Args", (item_ref,), {}),
+        "update": type(f"Update{label}Args", (item_ref,), {"__annotations__": body_annotations, "body": _body_field()}),
+        "delete": type(f"Delete{label}Args", (item_ref,), {}),
+    }

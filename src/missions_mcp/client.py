@@ -1,0 +1,325 @@
+"""The async HTTP client of the Missions API.
+
+One pooled ``httpx.AsyncClient`` per server, built lazily on the first call (so a missing API key
+is a clear tool error, not a dead server). Every call of an :class:`~missions_mcp.catalogue.Operation`
+goes through :meth:`MissionsClient.call`: arguments are validated against the operation's model,
+the request is built from the catalogue entry, and retries, idempotency and error mapping happen
+here, for the hosted API and the embedded one alike.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import httpx
+from pydantic import BaseModel, ValidationError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from . import __version__
+from .catalogue import Operation
+from .config import Settings
+from .errors import ArgumentError, ConfigurationError, MissionsError, RateLimitError, ServerError, TransportError, api_error
+
+__all__ = ["MissionsClient", "ApiResult", "parse_arguments", "build_request", "describe_target"]
+
+logger = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
+_ID_NOUNS = {
+    "mission_id": "mission",
+    "run_id": "run",
+    "step_id": "plan step",
+    "event_id": "event",
+    "telnyx_agent_id": "linked agent",
+    "tool_id": "mission tool",
+    "knowledge_base_id": "knowledge base",
+    "mcp_server_id": "MCP server",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResult:
+    status: int
+    data: Any
+    """The decoded JSON body, or ``None`` for ``204 No Content``."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRequest:
+    method: str
+    path: str
+    """The path below the base URL, ids percent-encoded."""
+    query: dict[str, Any]
+    body: Any
+    """The JSON body, or ``None`` when the operation sends none."""
+
+
+# --------------------------------------------------------------------------- arguments → request
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "arguments"
+
+
+def parse_arguments(op: Operation, arguments: Mapping[str, Any] | BaseModel | None) -> BaseModel:
+    """Validate tool arguments against the operation's model; :class:`ArgumentError` names each bad field."""
+    if isinstance(arguments, op.params):
+        return arguments
+    try:
+        return op.params.model_validate(dict(arguments or {}))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False, include_input=False):
+            where = _field_path(err["loc"])
+            if err["type"] == "extra_forbidden":
+                valid = ", ".join(op.params.model_fields)
+                problems.append(f"{where}: unknown argument; this tool takes: {valid}")
+            elif err["type"] == "missing":
+                problems.append(f"{where}: required, missing")
+            elif err["type"] == "uuid_parsing":
+                problems.append(f"{where}: must be a UUID like 182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e")
+            else:
+                problems.append(f"{where}: {err['msg']}")
+        raise ArgumentError(problems) from None
+
+
+def build_request(op: Operation, args: BaseModel) -> PreparedRequest:
+    """The HTTP request of one call: path ids percent-encoded, query on its wire names, JSON body."""
+    given = args.model_dump(mode="json", exclude_unset=True)
+    full = args.model_dump(mode="json")
+    path = op.path
+    for name in op.path_fields:
+        path = path.replace("{" + name + "}", quote(str(full[name]), safe=""))
+    query = {wire: given[name] for name, wire in op.query_fields.items() if given.get(name) is not None}
+    body: Any = None
+    if op.whole_body_field is not None:
+        body = full[op.whole_body_field]
+    elif op.body_fields:
+        body = {name: given[name] for name in op.body_fields if name in given}
+    return PreparedRequest(op.method, path, query, body)
+
+
+def describe_target(op: Operation, args: BaseModel) -> str:
+    """What a call is about, in the caller's terms: ``plan step 's1' of run … of mission …``."""
+    values = args.model_dump(mode="json")
+    parts = [f"{_ID_NOUNS.get(name, name)} {values[name]}" for name in reversed(op.path_fields)]
+    return " of ".join(parts) if parts else op.name
+
+
+# --------------------------------------------------------------------------- retry plumbing
+
+
+class _Retryable(Exception):
+    """An attempt that may succeed if repeated: a retryable status or a transport failure."""
+
+    def __init__(self, response: httpx.Response | None = None, error: Exception | None = None,
+                 retry_after: float | None = None):
+        self.response = response
+        self.error = error
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds the server asks us to wait: ``retry-after-ms``, ``Retry-After`` seconds or HTTP date."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(float(ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(float(raw), 0.0)
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_to_datetime(raw) if raw else None
+    if parsed is None:
+        return None
+    now = time.time() if now is None else now
+    return max(parsed.timestamp() - now, 0.0)
+
+
+class MissionsClient:
+    """Calls the Missions API for the operations of the catalogue."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
+    ):
+        self.settings = settings
+        self._transport = transport
+        self._sleep = sleep
+        self._event_hooks = dict(event_hooks or {})
+        self._http: httpx.AsyncClient | None = None
+        self._lock = anyio.Lock()
+        self._backoff = wait_exponential_jitter(initial=0.5, max=8.0, jitter=0.5)
+
+    # -- lifecycle
+
+    async def _client(self) -> httpx.AsyncClient:
+        if self._http is not None:
+            return self._http
+        async with self._lock:
+            if self._http is None:
+                self._http = self._build()
+        return self._http
+
+    def _build(self) -> httpx.AsyncClient:
+        s = self.settings
+        if s.needs_api_key and not s.api_key:
+            raise ConfigurationError(
+                "No Telnyx API key is set, so the hosted Missions API cannot be called. Set TELNYX_API_KEY "
+                "in the server's environment (in the MCP host's config, the \"env\" of this server), or start "
+                "the server with --local to use the embedded API on this machine."
+            )
+        headers = {"Accept": "application/json", "User-Agent": f"missions-mcp/{__version__}"}
+        if s.api_key:
+            headers["Authorization"] = f"Bearer {s.api_key}"
+        transport = self._transport
+        if transport is None and s.resolved_backend == "local":
+            from .local import create_app, default_db_path
+
+            transport = httpx.ASGITransport(app=create_app(s.db_path or default_db_path()))
+        return httpx.AsyncClient(
+            base_url=s.resolved_base_url,
+            headers=headers,
+            timeout=httpx.Timeout(s.timeout, connect=s.connect_timeout),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            transport=transport,
+            event_hooks=self._event_hooks,
+        )
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    # -- calls
+
+    async def call(self, op: Operation, arguments: Mapping[str, Any] | BaseModel | None = None) -> ApiResult:
+        """Perform one operation. Raises a :class:`MissionsError` with a model-facing message."""
+        args = parse_arguments(op, arguments)
+        prepared = build_request(op, args)
+        key = None
+        if op.method != "GET":
+            # One key per logical write, reused on every retry of it.
+            key = uuid.uuid4().hex
+            if op.idempotency_field and isinstance(prepared.body, dict):
+                key = prepared.body.setdefault(op.idempotency_field, key)
+        return await self.send(prepared, what=describe_target(op, args), idempotency_key=key)
+
+    async def send(self, req: PreparedRequest, *, what: str, idempotency_key: str | None = None) -> ApiResult:
+        """Send a prepared request with retries; map the outcome to a result or an error."""
+        http = await self._client()
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.settings.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retryable),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(http, req, headers, what, attempt.retry_state.attempt_number)
+        except _Retryable as last:
+            raise self._final_error(last, what) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            return exc.retry_after
+        return float(self._backoff(state))
+
+    async def _attempt(self, http: httpx.AsyncClient, req: PreparedRequest, headers: dict[str, str] | None,
+                       what: str, attempt: int) -> ApiResult:
+        started = time.perf_counter()
+        try:
+            response = await http.request(
+                req.method, req.path, params=req.query or None, json=req.body, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            logger.info("%s %s: timeout (attempt %d)", req.method, req.path, attempt)
+            raise _Retryable(error=exc) from None
+        except httpx.TransportError as exc:
+            logger.info("%s %s: %s (attempt %d)", req.method, req.path, type(exc).__name__, attempt)
+            raise _Retryable(error=exc) from None
+        logger.debug("%s %s → %d in %.1f ms (attempt %d)", req.method, req.path, response.status_code,
+                     (time.perf_counter() - started) * 1000, attempt)
+        status = response.status_code
+        if status < 400:
+            if status == 204 or not response.content:
+                return ApiResult(status, None)
+            try:
+                return ApiResult(status, response.json())
+            except ValueError:
+                raise ServerError(status, f"The Missions API answered HTTP {status} with a body that is not JSON.") from None
+        body = _json_or_none(response)
+        retry_after = retry_after_seconds(response.headers)
+        if self._should_retry(response):
+            if retry_after is not None and retry_after > self.settings.retry_after_cap:
+                raise self._too_long(status, body, what, retry_after)
+            raise _Retryable(response=response, retry_after=retry_after)
+        raise api_error(status, body, what=what, retry_after=retry_after)
+
+    @staticmethod
+    def _should_retry(response: httpx.Response) -> bool:
+        hint = response.headers.get("x-should-retry")
+        if hint == "true":
+            return True
+        if hint == "false":
+            return False
+        return response.status_code in RETRY_STATUSES
+
+    def _too_long(self, status: int, body: Any, what: str, retry_after: float) -> MissionsError:
+        message = (
+            f"The Missions API asked to wait {retry_after:.0f} s before retrying (HTTP {status}), longer than "
+            f"this server waits ({self.settings.retry_after_cap:g} s). Wait {retry_after:.0f} s, then call again."
+        )
+        if status == 429:
+            return RateLimitError(status, message, body, retry_after)
+        error = api_error(status, body, what=what, retry_after=retry_after)
+        error.args = (message,)
+        return error
+
+    def _final_error(self, last: _Retryable, what: str) -> MissionsError:
+        attempts = self.settings.max_retries + 1
+        if last.response is not None:
+            return api_error(last.response.status_code, _json_or_none(last.response), what=what,
+                             retry_after=last.retry_after)
+        if isinstance(last.error, httpx.TimeoutException):
+            return TransportError(
+                f"The Missions API did not answer in time ({attempts} attempts, {self.settings.timeout:g} s each). "
+                "A write may or may not have taken effect: read the state (get_run, list_events) before repeating it."
+            )
+        kind = type(last.error).__name__ if last.error else "connection error"
+        return TransportError(
+            f"Could not reach the Missions API ({kind}, {attempts} attempts). Check the network or the base URL "
+            "(TELNYX_BASE_URL / --base-url), then try again."
+        )
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -1,0 +1,111 @@
+"""One settings object, from flags and environment, checked once at start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["Settings", "DEFAULT_BASE_URL", "LOCAL_BASE_URL"]
+
+DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
+LOCAL_BASE_URL = "http://missions.local"
+"""Base URL of the embedded API when it is served in process (never resolved: ASGI transport)."""
+
+Backend = Literal["remote", "local"]
+Transport = Literal["stdio", "sse", "streamable-http"]
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to know, resolved once.
+
+    ``api_key`` is kept out of ``repr`` so it cannot end up in a log line or a traceback.
+    """
+
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str | None = None
+    """Set: talk HTTP to this URL (the hosted API, or ``missions-mcp api`` on loopback)."""
+    backend: Backend | None = None
+    """``None``: hosted API when an API key or a base URL is given, else the embedded API."""
+    db_path: Path | None = None
+    """Database of the embedded API; ``None``: ``MISSIONS_DB`` or the user's data directory."""
+    timeout: float = 30.0
+    connect_timeout: float = 5.0
+    max_retries: int = 2
+    retry_after_cap: float = 30.0
+    """Longest ``Retry-After`` the client waits for; a longer one is returned as an error at once."""
+    transport: Transport = "stdio"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    toolsets: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    exclude_tools: tuple[str, ...] = ()
+    read_only: bool = False
+    watch_interval: float = 0.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from the environment, then ``overrides`` (flags); ``None`` overrides are ignored."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {
+            "api_key": env.get("TELNYX_API_KEY") or None,
+            "base_url": env.get("TELNYX_BASE_URL") or None,
+            "db_path": Path(env["MISSIONS_DB"]) if env.get("MISSIONS_DB") else None,
+            "toolsets": _split(env.get("MISSIONS_TOOLSETS")),
+            "tools": _split(env.get("MISSIONS_TOOLS")),
+            "exclude_tools": _split(env.get("MISSIONS_EXCLUDE_TOOLS")),
+            "read_only": _truthy(env.get("MISSIONS_READ_ONLY")),
+        }
+        if env.get("MISSIONS_BACKEND") in ("local", "remote"):
+            values["backend"] = env["MISSIONS_BACKEND"]
+        for name, parse in (("timeout", float), ("max_retries", int), ("watch_interval", float)):
+            raw = env.get(f"MISSIONS_{name.upper()}")
+            if raw:
+                values[name] = parse(raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse settings that cannot work, with a message that says what to change."""
+        if self.timeout <= 0 or self.connect_timeout <= 0:
+            raise ValueError("timeouts must be positive seconds")
+        if not 0 <= self.max_retries <= 10:
+            raise ValueError("max retries must be between 0 and 10")
+        if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base URL must start with http:// or https:// (got {self.base_url!r})")
+        if self.backend == "local" and self.base_url is not None:
+            raise ValueError("--local serves the embedded API in process; it cannot be combined with --base-url")
+
+    @property
+    def resolved_backend(self) -> Backend:
+        if self.backend is not None:
+            return self.backend
+        return "remote" if (self.api_key or self.base_url) else "local"
+
+    @property
+    def resolved_base_url(self) -> str:
+        if self.resolved_backend == "local":
+            return LOCAL_BASE_URL
+        return (self.base_url or DEFAULT_BASE_URL).rstrip("/")
+
+    @property
+    def needs_api_key(self) -> bool:
+        """The hosted API needs a key; a loopback ``missions-mcp api`` does not."""
+        return self.resolved_backend == "remote" and self.base_url is None
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)

@@ -402,3 +402,16 @@ TOOLSETS: tuple[str, ...] = ("missions", "runs", "plan", "events", "agents", "mi
 
 assert len(BY_NAME) == len(OPERATIONS), "tool names must be unique"
 assert {op.toolset for op in OPERATIONS} == set(TOOLSETS)
+
+
+def tool_list_markdown() -> str:
+    """The README's tool list: one table per toolset, generated from this catalogue."""
+    lines = []
+    for toolset in TOOLSETS:
+        lines += [f"**{toolset}**", "", "| tool | HTTP | what it does |", "|---|---|---|"]
+        for op in OPERATIONS:
+            if op.toolset == toolset:
+                hint = " (read-only)" if op.read_only else (" (destructive)" if op.is_destructive else "")
+                lines.append(f"| `{op.name}` | `{op.method} {op.path}` | {op.description}{hint} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

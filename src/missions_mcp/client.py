@@ -169,7 +169,7 @@ class MissionsClient:
         self._event_hooks = dict(event_hooks or {})
         self._http: httpx.AsyncClient | None = None
         self._lock = anyio.Lock()
-        self._backoff = wait_exponential_jitter(initial=0.5, max=8.0, jitter=0.5)
+        self._backoff = wait_exponential_jitter(multiplier=0.5, max=8.0, jitter=0.5)
 
     # -- lifecycle
 

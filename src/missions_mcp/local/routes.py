@@ -1,0 +1,324 @@
+"""The 41 operations as FastAPI routes.
+
+Handlers are written per operation name of :data:`missions_mcp.catalogue.OPERATIONS`; the
+method, path, success status, ``operationId`` and response model of each route come from that
+table (:func:`build_router`), so the app and the MCP client cannot disagree about them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from .. import models as m
+from ..catalogue import OPERATIONS, Operation
+from . import missions, plans, runs
+from .missions import RESOURCE_KINDS, ResourceKind
+from .store import Store, tenant_hash
+
+__all__ = ["build_router", "tenant_key"]
+
+PageNumber = Annotated[int, Query(alias="page[number]", ge=1, description="Page number (1-based).")]
+PageSize20 = Annotated[int, Query(alias="page[size]", gt=0, le=1000, description="Items per page.")]
+PageSize50 = PageSize20
+
+HANDLERS: dict[str, Callable[..., Any]] = {}
+
+
+def handler(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
+# --------------------------------------------------------------------------- request helpers
+
+
+def tenant_key(authorization: str | None) -> str:
+    """The tenant of a request from its ``Authorization`` header (see :func:`tenant_hash`)."""
+    if authorization is None:
+        return tenant_hash(None)
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(401, "The Authorization header must be 'Bearer <API key>'.")
+    return tenant_hash(token.strip())
+
+
+async def call(request: Request, fn: Callable[..., Any], *args: Any) -> Any:
+    """Runs a store function for the request's tenant in a worker thread."""
+    store: Store = request.app.state.store
+    return await store.run(fn, store, tenant_key(request.headers.get("authorization")), *args)
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+def enum_filter(value: str | None, enum: type[StrEnum], name: str) -> str | None:
+    """A ``status``/``type`` query filter: a free string in the contract, one of the enum's values here."""
+    if value is None or value in enum.__members__.values():
+        return value
+    expected = ", ".join(f"'{v.value}'" for v in enum)
+    raise RequestValidationError(
+        [{"type": "enum", "loc": ("query", name), "msg": f"Input should be one of {expected}", "input": value}]
+    )
+
+
+async def object_body(request: Request) -> dict[str, Any]:
+    """The JSON object body of an untyped operation; 422 for a missing, malformed or non-object body."""
+    raw = await request.body()
+    if not raw.strip():
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body", getattr(exc, "pos", 0)), "msg": "JSON decode error",
+              "input": {}, "ctx": {"error": str(exc)}}]
+        ) from None
+    if not isinstance(value, dict):
+        raise RequestValidationError(
+            [{"type": "dict_type", "loc": ("body",), "msg": "Input should be a valid dictionary", "input": value}]
+        )
+    return value
+
+
+OBJECT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+    }
+}
+"""OpenAPI of the body of the untyped create/update operations (any JSON object)."""
+
+
+# --------------------------------------------------------------------------- missions
+
+
+@handler("list_missions")
+async def list_missions(request: Request, page_number: PageNumber = 1, page_size: PageSize20 = 20) -> Any:
+    return await call(request, missions.list_missions, page_number, page_size)
+
+
+@handler("create_mission")
+async def create_mission(request: Request, body: m.CreateMissionRequest) -> Any:
+    return await call(request, missions.create_mission, body.model_dump(mode="json"))
+
+
+@handler("get_mission")
+async def get_mission(request: Request, mission_id: UUID) -> Any:
+    return await call(request, missions.get_mission, mission_id)
+
+
+@handler("update_mission")
+async def update_mission(request: Request, mission_id: UUID, body: m.UpdateMissionRequest) -> Any:
+    return await call(request, missions.update_mission, mission_id, body.model_dump(mode="json", exclude_unset=True))
+
+
+@handler("delete_mission")
+async def delete_mission(request: Request, mission_id: UUID) -> Any:
+    await call(request, missions.delete_mission, mission_id)
+    return no_content()
+
+
+@handler("clone_mission")
+async def clone_mission(request: Request, mission_id: str) -> Any:
+    return await call(request, missions.clone_mission, mission_id)
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@handler("list_recent_runs")
+async def list_recent_runs(
+    request: Request, status: str | None = None, page_number: PageNumber = 1, page_size: PageSize20 = 20
+) -> Any:
+    status = enum_filter(status, m.RunStatus, "status")
+    return await call(request, runs.list_runs, None, status, page_number, page_size)
+
+
+@handler("list_runs")
+async def list_runs(
+    request: Request, mission_id: UUID, status: str | None = None, page_number: PageNumber = 1,
+    page_size: PageSize20 = 20,
+) -> Any:
+    status = enum_filter(status, m.RunStatus, "status")
+    return await call(request, runs.list_runs, mission_id, status, page_number, page_size)
+
+
+@handler("start_run")
+async def start_run(request: Request, mission_id: UUID, body: m.CreateMissionRunRequest | None = None) -> Any:
+    fields = body.model_dump(mode="json", exclude_unset=True) if body else {}
+    return await call(request, runs.create_run, mission_id, fields)
+
+
+@handler("get_run")
+async def get_run(request: Request, mission_id: UUID, run_id: UUID) -> Any:
+    return await call(request, runs.get_run, mission_id, run_id)
+
+
+@handler("update_run")
+async def update_run(request: Request, mission_id: UUID, run_id: UUID, body: m.UpdateMissionRunRequest) -> Any:
+    return await call(request, runs.update_run, mission_id, run_id, body.model_dump(mode="json", exclude_unset=True))
+
+
+def _run_action(action: str) -> Callable[..., Any]:
+    async def act(request: Request, mission_id: UUID, run_id: UUID) -> Any:
+        return await call(request, runs.act_on_run, mission_id, run_id, action)
+
+    act.__name__ = f"{action}_run"
+    return act
+
+
+for _action in runs.RUN_ACTIONS:
+    handler(f"{_action}_run")(_run_action(_action))
+
+
+# --------------------------------------------------------------------------- events
+
+
+@handler("list_recent_events")
+async def list_recent_events(
+    request: Request, type: str | None = None, page_number: PageNumber = 1, page_size: PageSize50 = 50
+) -> Any:
+    type_ = enum_filter(type, m.EventType, "type")
+    return await call(request, runs.list_recent_events, type_, page_number, page_size)
+
+
+@handler("list_events")
+async def list_events(
+    request: Request, mission_id: UUID, run_id: UUID, type: str | None = None, step_id: str | None = None,
+    agent_id: str | None = None, page_number: PageNumber = 1, page_size: PageSize50 = 50,
+) -> Any:
+    filters = {"type": enum_filter(type, m.EventType, "type"), "step_id": step_id, "agent_id": agent_id}
+    return await call(request, runs.list_run_events, mission_id, run_id, filters, page_number, page_size)
+
+
+@handler("log_event")
+async def log_event(request: Request, mission_id: UUID, run_id: UUID, body: m.CreateEventRequest) -> Any:
+    return await call(request, runs.log_event, mission_id, run_id, body.model_dump(mode="json", exclude_unset=True))
+
+
+@handler("get_event")
+async def get_event(request: Request, mission_id: UUID, run_id: UUID, event_id: str) -> Any:
+    return await call(request, runs.get_event, mission_id, run_id, event_id)
+
+
+# --------------------------------------------------------------------------- plans and agents
+
+
+@handler("get_plan")
+async def get_plan(request: Request, mission_id: UUID, run_id: UUID) -> Any:
+    return await call(request, plans.get_plan, mission_id, run_id)
+
+
+@handler("create_plan")
+async def create_plan(request: Request, mission_id: UUID, run_id: UUID, body: m.CreatePlanRequest) -> Any:
+    steps = [s.model_dump(mode="json") for s in body.steps]
+    return await call(request, plans.create_plan, mission_id, run_id, steps)
+
+
+@handler("add_plan_steps")
+async def add_plan_steps(request: Request, mission_id: UUID, run_id: UUID, body: m.AddPlanStepsRequest) -> Any:
+    steps = [s.model_dump(mode="json") for s in body.steps]
+    return await call(request, plans.add_plan_steps, mission_id, run_id, steps)
+
+
+@handler("get_plan_step")
+async def get_plan_step(request: Request, mission_id: UUID, run_id: UUID, step_id: str) -> Any:
+    return await call(request, plans.get_step, mission_id, run_id, step_id)
+
+
+@handler("update_plan_step")
+async def update_plan_step(
+    request: Request, mission_id: UUID, run_id: UUID, step_id: str, body: m.UpdatePlanStepRequest
+) -> Any:
+    fields = body.model_dump(mode="json", exclude_unset=True)
+    return await call(request, plans.update_step, mission_id, run_id, step_id, fields)
+
+
+@handler("list_run_agents")
+async def list_run_agents(request: Request, mission_id: UUID, run_id: UUID) -> Any:
+    return await call(request, plans.list_agents, mission_id, run_id)
+
+
+@handler("link_agent")
+async def link_agent(request: Request, mission_id: UUID, run_id: UUID, body: m.LinkTelnyxAgentRequest) -> Any:
+    return await call(request, plans.link_agent, mission_id, run_id, body.telnyx_agent_id)
+
+
+@handler("unlink_agent")
+async def unlink_agent(request: Request, mission_id: UUID, run_id: UUID, telnyx_agent_id: str) -> Any:
+    await call(request, plans.unlink_agent, mission_id, run_id, telnyx_agent_id)
+    return no_content()
+
+
+# --------------------------------------------------------------------------- untyped sub-resources
+
+
+def _resource_handler(op: Operation, kind: ResourceKind) -> Callable[..., Any]:
+    """The handler of one of the 15 tool / knowledge-base / MCP-server operations."""
+    resource_path = Path(alias=kind.id_field)
+    if not op.path.endswith("}"):
+        if op.method == "GET":
+            async def list_all(request: Request, mission_id: str) -> Any:
+                return await call(request, missions.list_resources, kind, mission_id)
+            return list_all
+
+        async def create(request: Request, mission_id: str) -> Any:
+            return await call(request, missions.create_resource, kind, mission_id, await object_body(request))
+        return create
+    if op.method == "GET":
+        async def get(request: Request, mission_id: str, resource_id: str = resource_path) -> Any:
+            return await call(request, missions.get_resource, kind, mission_id, resource_id)
+        return get
+    if op.method == "PUT":
+        async def replace(request: Request, mission_id: str, resource_id: str = resource_path) -> Any:
+            body = await object_body(request)
+            return await call(request, missions.update_resource, kind, mission_id, resource_id, body)
+        return replace
+
+    async def delete(request: Request, mission_id: str, resource_id: str = resource_path) -> Any:
+        await call(request, missions.delete_resource, kind, mission_id, resource_id)
+        return no_content()
+    return delete
+
+
+# --------------------------------------------------------------------------- the router
+
+
+def _route_order(op: Operation) -> tuple[bool, ...]:
+    """Literal path segments before parameters, so ``/ai/missions/runs`` wins over ``/{mission_id}``."""
+    return tuple(segment.startswith("{") for segment in op.path.split("/"))
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+    for op in sorted(OPERATIONS, key=_route_order):
+        segment = op.path.split("/")[4] if op.path.count("/") >= 4 else ""
+        kind = RESOURCE_KINDS.get(segment)
+        endpoint = _resource_handler(op, kind) if kind else HANDLERS[op.name]
+        typed = op.result is not None and op.result is not m.UntypedResponse
+        router.add_api_route(
+            op.path,
+            endpoint,
+            methods=[op.method],
+            status_code=op.status,
+            response_model=op.result if typed else None,
+            response_class=Response if op.status == 204 else JSONResponse,
+            operation_id=op.operation_id,
+            summary=op.title,
+            description=op.description,
+            name=op.name,
+            openapi_extra=OBJECT_BODY if kind and op.method in ("POST", "PUT") else None,
+        )
+    return router

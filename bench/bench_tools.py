@@ -1,0 +1,125 @@
+"""Tool surface and call overhead of missions-mcp, measured.
+
+    python bench/bench_tools.py [--calls 500]
+
+1. ``tools/list``: bytes of the whole JSON-RPC answer, and the model-facing bytes (the sum of
+   ``name`` + ``description`` + compact ``inputSchema`` JSON per tool).
+2. A ``tools/call`` round trip over stdio (the real ``missions-mcp`` command as a subprocess, driven
+   by ``mcp.Client``) against a loopback HTTP upstream (``missions-mcp api`` on 127.0.0.1), median
+   over N calls, next to a direct httpx call of the same endpoint: the baseline, in the same run.
+
+Prints a markdown table. Traffic stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+import httpx
+from mcp import Client, StdioServerParameters
+
+from missions_mcp.catalogue import OPERATIONS, TOOLSETS
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_api(db: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "missions_mcp", "api", "--port", str(port), "--db", str(db), "--log-level", "WARNING"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/ai/missions", timeout=1)
+            return proc
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("the embedded API did not start")
+
+
+def model_facing(tools: list[dict]) -> int:
+    return sum(len(t["name"]) + len(t.get("description", "")) + len(json.dumps(t["inputSchema"], separators=(",", ":")))
+               for t in tools)
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
+
+
+async def measure(port: int, calls: int) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base) as http:
+        created = (await http.post("/ai/missions", json={"name": "bench"})).json()["data"]
+        mission_id = created["mission_id"]
+        path = f"/ai/missions/{mission_id}"
+        direct: list[float] = []
+        for _ in range(calls):
+            t = time.perf_counter()
+            r = await http.get(path)
+            direct.append((time.perf_counter() - t) * 1000)
+            r.raise_for_status()
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MISSIONS_"))}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "missions_mcp", "--base-url", base,
+                                                                "--log-level", "WARNING"], env=env)
+    async with Client(params, mode="legacy") as client:
+        listed = await client.list_tools()
+        tools = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed.tools]
+        whole = len(listed.model_dump_json(by_alias=True, exclude_none=True))
+        via_mcp: list[float] = []
+        for _ in range(calls):
+            t = time.perf_counter()
+            result = await client.call_tool("get_mission", {"mission_id": mission_id})
+            via_mcp.append((time.perf_counter() - t) * 1000)
+            assert not result.is_error, result.content
+
+    rows.append(("tools/list: tools", str(len(tools))))
+    rows.append(("tools/list: whole answer, bytes", f"{whole:,}"))
+    rows.append(("tools/list: model-facing bytes (41 tools)", f"{model_facing(tools):,}"))
+    for toolset in TOOLSETS:
+        names = {op.name for op in OPERATIONS if op.toolset == toolset}
+        rows.append((f"  model-facing bytes, toolset {toolset}", f"{model_facing([t for t in tools if t['name'] in names]):,}"))
+    rows.append((f"direct httpx GET, median of {calls} (baseline)", f"{statistics.median(direct):.3f} ms"))
+    rows.append((f"tools/call get_mission over stdio, median of {calls}", f"{statistics.median(via_mcp):.3f} ms"))
+    rows.append(("tools/call p90", f"{pct(via_mcp, 90):.3f} ms"))
+    rows.append(("tools/call median / direct median", f"{statistics.median(via_mcp) / statistics.median(direct):.2f}×"))
+    rows.append(("overhead of MCP + stdio, median", f"{statistics.median(via_mcp) - statistics.median(direct):.3f} ms"))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        api = start_api(Path(tmp) / "bench.db", port)
+        try:
+            rows = anyio.run(measure, port, args.calls)
+        finally:
+            api.terminate()
+            api.wait(timeout=10)
+    print("| measure | value |\n|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""A whole agent session through mcp.Client, both protocol eras, on the embedded API:
+create mission, start run, plan, add steps, tick steps, log tool calls and results, pause,
+resume, finish with a result summary, read plan and events back — every state checked."""
+
+from __future__ import annotations
+
+import pytest
+from e2e import Recorder, call_error, call_ok, connect, recorded_server
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_agent_reports_its_own_work(mode, tmp_path):
+    missions = recorded_server(tmp_path / "m.db", Recorder())
+    async with connect(missions, mode) as c:
+        mission = (await call_ok(c, "create_mission", {"name": "Quarterly report", "instructions": "Be brief."}))["data"]
+        assert mission["execution_mode"] == "external" and mission["name"] == "Quarterly report"
+        mid = mission["mission_id"]
+        found = (await call_ok(c, "list_missions", {}))
+        assert [m["mission_id"] for m in found["data"]] == [mid] and found["meta"]["total_results"] == 1
+
+        run = (await call_ok(c, "start_run", {"mission_id": mid, "input": {"quarter": "Q3"}}))["data"]
+        assert run["status"] == "pending" and run["input"] == {"quarter": "Q3"} and run["started_at"]
+        assert run.get("finished_at") is None
+        ref = {"mission_id": mid, "run_id": run["run_id"]}
+
+        running = (await call_ok(c, "update_run", {**ref, "status": "running"}))["data"]
+        assert running["status"] == "running" and running["updated_at"] >= run["updated_at"]
+
+        steps = (await call_ok(c, "create_plan", {**ref, "steps": [
+            {"step_id": "gather", "description": "Gather numbers", "sequence": 1},
+            {"step_id": "write", "description": "Write the report", "sequence": 2},
+        ]}))["data"]
+        assert [(s["step_id"], s["status"]) for s in steps] == [("gather", "pending"), ("write", "pending")]
+        again = await call_error(c, "create_plan", {**ref, "steps": [{"step_id": "x", "description": "x",
+                                                                      "sequence": 9}]})
+        assert "409" in again and "add_plan_steps" in again
+        added = (await call_ok(c, "add_plan_steps", {**ref, "steps": [
+            {"step_id": "gather.db", "description": "Query the database", "sequence": 1, "parent_step_id": "gather"},
+            {"step_id": "review", "description": "Review", "sequence": 3},
+        ]}))["data"]
+        assert {s["step_id"] for s in added} == {"gather.db", "review"}
+
+        started = (await call_ok(c, "update_plan_step", {**ref, "step_id": "gather", "status": "in_progress"}))["data"]
+        assert started["status"] == "in_progress" and started["started_at"] and not started.get("completed_at")
+        await call_ok(c, "log_event", {**ref, "type": "step_started", "summary": "Gathering", "step_id": "gather"})
+        call = (await call_ok(c, "log_event", {**ref, "type": "tool_call", "summary": "sql(select …)",
+                                                "step_id": "gather", "agent_id": "me",
+                                                "payload": {"tool": "sql", "args": {"q": "select 1"}}}))["data"]
+        assert call["idempotency_key"], "log_event fills idempotency_key itself"
+        await call_ok(c, "log_event", {**ref, "type": "tool_result", "summary": "42 rows", "step_id": "gather",
+                                       "agent_id": "me", "payload": {"rows": 42}})
+        done = (await call_ok(c, "update_plan_step", {**ref, "step_id": "gather", "status": "completed"}))["data"]
+        assert done["status"] == "completed" and done["completed_at"] >= done["started_at"]
+        skipped = (await call_ok(c, "update_plan_step", {**ref, "step_id": "gather.db", "status": "skipped"}))["data"]
+        assert skipped["completed_at"]
+
+        paused = (await call_ok(c, "pause_run", ref))["data"]
+        assert paused["status"] == "paused"
+        twice = await call_error(c, "pause_run", ref)
+        assert "409" in twice and "paused" in twice
+        resumed = (await call_ok(c, "resume_run", ref))["data"]
+        assert resumed["status"] == "running"
+
+        for step in ("write", "review"):
+            await call_ok(c, "update_plan_step", {**ref, "step_id": step, "status": "in_progress"})
+            await call_ok(c, "update_plan_step", {**ref, "step_id": step, "status": "completed"})
+        finished = (await call_ok(c, "update_run", {**ref, "status": "succeeded",
+                                                     "result_summary": "Report written: 3 pages.",
+                                                     "result_payload": {"pages": 3}}))["data"]
+        assert finished["status"] == "succeeded" and finished["finished_at"]
+        assert finished["result_summary"] == "Report written: 3 pages." and finished["result_payload"] == {"pages": 3}
+        late = await call_error(c, "resume_run", ref)
+        assert "409" in late and "succeeded" in late
+
+        plan = (await call_ok(c, "get_plan", ref))["data"]
+        assert [s["step_id"] for s in plan][:2] in (["gather", "gather.db"], ["gather.db", "gather"])
+        assert [s["sequence"] for s in plan] == sorted(s["sequence"] for s in plan)
+        assert {s["step_id"]: s["status"] for s in plan} == {
+            "gather": "completed", "gather.db": "skipped", "write": "completed", "review": "completed"}
+        assert next(s for s in plan if s["step_id"] == "gather.db")["parent_step_id"] == "gather"
+
+        events = await call_ok(c, "list_events", {**ref, "page_size": 100})
+        kinds = [e["type"] for e in events["data"]]
+        statuses = [e["summary"] for e in events["data"] if e["type"] == "status_change"]
+        assert len(statuses) == 4  # pending→running, running→paused, paused→running, running→succeeded
+        assert kinds.count("tool_call") == 1 and kinds.count("tool_result") == 1
+        assert events["meta"]["total_results"] == len(events["data"])
+        stamps = [e["timestamp"] for e in events["data"]]
+        assert stamps == sorted(stamps)
+        only_calls = await call_ok(c, "list_events", {**ref, "type": "tool_call"})
+        assert [e["event_id"] for e in only_calls["data"]] == [call["event_id"]]
+        detail = (await call_ok(c, "get_event", {**ref, "event_id": call["event_id"]}))["data"]
+        assert detail["payload"] == {"tool": "sql", "args": {"q": "select 1"}}
+
+        recent = await call_ok(c, "list_recent_runs", {"status": "succeeded"})
+        assert [r["run_id"] for r in recent["data"]] == [ref["run_id"]]
+    await missions.aclose()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .. import __version__
@@ -52,7 +55,21 @@ def create_app(db_path: str | os.PathLike[str] = ":memory:") -> FastAPI:
         return JSONResponse({"detail": exc.detail}, status_code=409)
 
     @app.exception_handler(Invalid)
-    async def invalid(request: Request, exc: Invalid) -> JSONResponse:
-        return JSONResponse({"detail": jsonable_encoder(exc.errors)}, status_code=422)
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: Invalid | RequestValidationError) -> JSONResponse:
+        errors = exc.errors if isinstance(exc, Invalid) else exc.errors()
+        return JSONResponse({"detail": _finite(jsonable_encoder(errors))}, status_code=422)
 
     return app
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities (which Python's JSON parser accepts but JSON has not)
+    written as strings, so a 422 that quotes such an input can still be sent."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

@@ -111,7 +111,7 @@ async def list_missions(request: Request, page_number: PageNumber = 1, page_size
 
 @handler("create_mission")
 async def create_mission(request: Request, body: m.CreateMissionRequest) -> Any:
-    return await call(request, missions.create_mission, body.model_dump(mode="json"))
+    return await call(request, missions.create_mission, body.model_dump())
 
 
 @handler("get_mission")
@@ -121,7 +121,7 @@ async def get_mission(request: Request, mission_id: UUID) -> Any:
 
 @handler("update_mission")
 async def update_mission(request: Request, mission_id: UUID, body: m.UpdateMissionRequest) -> Any:
-    return await call(request, missions.update_mission, mission_id, body.model_dump(mode="json", exclude_unset=True))
+    return await call(request, missions.update_mission, mission_id, body.model_dump(exclude_unset=True))
 
 
 @handler("delete_mission")
@@ -157,7 +157,7 @@ async def list_runs(
 
 @handler("start_run")
 async def start_run(request: Request, mission_id: UUID, body: m.CreateMissionRunRequest | None = None) -> Any:
-    fields = body.model_dump(mode="json", exclude_unset=True) if body else {}
+    fields = body.model_dump(exclude_unset=True) if body else {}
     return await call(request, runs.create_run, mission_id, fields)
 
 
@@ -168,7 +168,7 @@ async def get_run(request: Request, mission_id: UUID, run_id: UUID) -> Any:
 
 @handler("update_run")
 async def update_run(request: Request, mission_id: UUID, run_id: UUID, body: m.UpdateMissionRunRequest) -> Any:
-    return await call(request, runs.update_run, mission_id, run_id, body.model_dump(mode="json", exclude_unset=True))
+    return await call(request, runs.update_run, mission_id, run_id, body.model_dump(exclude_unset=True))
 
 
 def _run_action(action: str) -> Callable[..., Any]:
@@ -205,7 +205,7 @@ async def list_events(
 
 @handler("log_event")
 async def log_event(request: Request, mission_id: UUID, run_id: UUID, body: m.CreateEventRequest) -> Any:
-    return await call(request, runs.log_event, mission_id, run_id, body.model_dump(mode="json", exclude_unset=True))
+    return await call(request, runs.log_event, mission_id, run_id, body.model_dump(exclude_unset=True))
 
 
 @handler("get_event")
@@ -223,13 +223,13 @@ async def get_plan(request: Request, mission_id: UUID, run_id: UUID) -> Any:
 
 @handler("create_plan")
 async def create_plan(request: Request, mission_id: UUID, run_id: UUID, body: m.CreatePlanRequest) -> Any:
-    steps = [s.model_dump(mode="json") for s in body.steps]
+    steps = [s.model_dump() for s in body.steps]
     return await call(request, plans.create_plan, mission_id, run_id, steps)
 
 
 @handler("add_plan_steps")
 async def add_plan_steps(request: Request, mission_id: UUID, run_id: UUID, body: m.AddPlanStepsRequest) -> Any:
-    steps = [s.model_dump(mode="json") for s in body.steps]
+    steps = [s.model_dump() for s in body.steps]
     return await call(request, plans.add_plan_steps, mission_id, run_id, steps)
 
 
@@ -242,7 +242,7 @@ async def get_plan_step(request: Request, mission_id: UUID, run_id: UUID, step_i
 async def update_plan_step(
     request: Request, mission_id: UUID, run_id: UUID, step_id: str, body: m.UpdatePlanStepRequest
 ) -> Any:
-    fields = body.model_dump(mode="json", exclude_unset=True)
+    fields = body.model_dump(exclude_unset=True)
     return await call(request, plans.update_step, mission_id, run_id, step_id, fields)
 
 

@@ -130,24 +130,32 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
+def _number(text: str) -> float:
+    value = float(text)
+    if value != value:
+        raise ValueError("NaN is not a wait")
+    return value
+
+
 def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> float | None:
     """Seconds the server asks us to wait: ``retry-after-ms``, ``Retry-After`` seconds or HTTP date."""
     ms = headers.get("retry-after-ms")
     if ms:
         try:
-            return max(float(ms) / 1000.0, 0.0)
+            return max(_number(ms) / 1000.0, 0.0)
         except ValueError:
             pass
     raw = headers.get("retry-after")
     if not raw:
         return None
     try:
-        return max(float(raw), 0.0)
+        return max(_number(raw), 0.0)
     except ValueError:
         pass
-    parsed = email.utils.parsedate_to_datetime(raw) if raw else None
-    if parsed is None:
-        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None  # not a date either: fall back to the ordinary backoff
     now = time.time() if now is None else now
     return max(parsed.timestamp() - now, 0.0)
 
@@ -222,7 +230,9 @@ class MissionsClient:
             # One key per logical write, reused on every retry of it.
             key = uuid.uuid4().hex
             if op.idempotency_field and isinstance(prepared.body, dict):
-                key = prepared.body.setdefault(op.idempotency_field, key)
+                if prepared.body.get(op.idempotency_field) is None:  # left out or an explicit null
+                    prepared.body[op.idempotency_field] = key
+                key = prepared.body[op.idempotency_field]
         return await self.send(prepared, what=describe_target(op, args), idempotency_key=key)
 
     async def send(self, req: PreparedRequest, *, what: str, idempotency_key: str | None = None) -> ApiResult:

@@ -158,5 +158,9 @@ class MissionsServer:
 
 
 def build_server(settings: Settings | None = None, *, client: MissionsClient | None = None) -> MissionsServer:
-    """A ready server; ``settings`` default to the environment."""
-    return MissionsServer(settings or Settings.from_env(), client=client)
+    """A ready server with tools, resources, prompts and completions; ``settings`` default to the environment."""
+    from .views import register_views
+
+    missions = MissionsServer(settings or Settings.from_env(), client=client)
+    register_views(missions)
+    return missions

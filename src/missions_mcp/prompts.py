@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .server import MissionsServer
     from .views import Views
 
-__all__ = ["PROMPTS", "register_prompts", "track_work_text", "REVIEW_INSTRUCTIONS"]
+__all__ = ["PROMPTS", "NEEDS", "register_prompts", "track_work_text", "REVIEW_INSTRUCTIONS"]
 
 _ARG = types.PromptArgument
 
@@ -42,6 +42,13 @@ PROMPTS: tuple[types.Prompt, ...] = (
         ],
     ),
 )
+
+NEEDS: dict[str, frozenset[str]] = {
+    "track_work": frozenset({"list_missions", "create_mission", "start_run", "update_run", "create_plan",
+                             "update_plan_step", "log_event"}),
+    "review_run": frozenset(),
+}
+"""The tools a prompt tells the agent to call: it is offered only when the tool filters enable them all."""
 
 REVIEW_INSTRUCTIONS = """\
 Review run {run_id} of mission {mission_id}. Its summary, plan and event timeline follow, as recorded
@@ -108,14 +115,19 @@ def _required(name: str, arguments: dict[str, str], *needed: str) -> list[str]:
 
 
 class Prompts:
-    def __init__(self, views: Views):
+    def __init__(self, views: Views, enabled_tools: set[str]):
         self.views = views
+        self.offered = tuple(p for p in PROMPTS if NEEDS[p.name] <= enabled_tools)
 
     async def list_prompts(self, ctx: Any, params: Any) -> types.ListPromptsResult:
-        return types.ListPromptsResult(prompts=list(PROMPTS))
+        return types.ListPromptsResult(prompts=list(self.offered))
 
     async def get_prompt(self, ctx: Any, params: types.GetPromptRequestParams) -> types.GetPromptResult:
         arguments = dict(params.arguments or {})
+        if params.name in NEEDS and all(p.name != params.name for p in self.offered):
+            raise MCPError(types.INVALID_PARAMS, f"The prompt '{params.name}' is not enabled on this server: it needs "
+                                                 f"the tools {', '.join(sorted(NEEDS[params.name]))}, which the tool "
+                                                 "filters (read-only mode, --toolsets, --tools) leave out.")
         if params.name == "track_work":
             (goal,) = _required(params.name, arguments, "goal")
             mission_name = (arguments.get("mission_name") or "").strip() or None
@@ -124,7 +136,7 @@ class Prompts:
         if params.name == "review_run":
             mission_id, run_id = _required(params.name, arguments, "mission_id", "run_id")
             return await self.review_run(mission_id, run_id)
-        names = ", ".join(p.name for p in PROMPTS)
+        names = ", ".join(p.name for p in self.offered)
         raise MCPError(types.INVALID_PARAMS, f"Unknown prompt '{params.name}'. Prompts: {names}.")
 
     async def review_run(self, mission_id: str, run_id: str) -> types.GetPromptResult:
@@ -141,7 +153,7 @@ class Prompts:
 
 
 def register_prompts(missions: MissionsServer, views: Views) -> Prompts:
-    prompts = Prompts(views)
+    prompts = Prompts(views, {op.name for op in missions.operations})
     missions.server.add_request_handler("prompts/list", types.PaginatedRequestParams, prompts.list_prompts)
     missions.server.add_request_handler("prompts/get", types.GetPromptRequestParams, prompts.get_prompt)
     return prompts

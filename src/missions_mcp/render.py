@@ -382,4 +382,5 @@ def recent_events_markdown(events: list[Mapping[str, Any]], total: int) -> str:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=1) + "\n"
+    """Compact JSON (the plan tree is read by models: indentation would double its size)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -382,12 +382,16 @@ class Views:
         return set()
 
     async def after_call(self, op: Operation, args: Any, result: ApiResult) -> None:
+        """Notify after a successful tool call; a failed notification never fails the call (the write is done)."""
         values = args.model_dump(mode="json") if hasattr(args, "model_dump") else dict(args or {})
-        uris = self.affected(op, values, result)
-        if uris:
-            await self.notify(uris)
-        if op.name in LIST_CHANGES:
-            await self.bus.publish(ResourcesListChanged())
+        try:
+            uris = self.affected(op, values, result)
+            if uris:
+                await self.notify(uris)
+            if op.name in LIST_CHANGES:
+                await self.bus.publish(ResourcesListChanged())
+        except Exception:  # notification boundary: the tool result must still reach the caller
+            logger.exception("notifying subscribers after %s failed", op.name)
 
     # ------------------------------------------------------------------ polling
 

@@ -339,3 +339,18 @@ async def test_watcher_polls_in_the_background_for_the_server_lifetime(tmp_path:
                         await anyio.sleep(0.05)
     finally:
         await missions.aclose()
+
+
+async def test_a_failing_notification_does_not_fail_the_tool_call(missions: MissionsServer,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(self: Views, uris: set[str]) -> None:
+        raise RuntimeError("subscriber transport exploded")
+
+    monkeypatch.setattr(Views, "notify", broken)
+    async with Client(missions.server, mode="legacy") as client:
+        session = await run_script(client, finish=False)
+        await _subscribe(client, session.uri("plan"))
+        result = await client.call_tool("update_plan_step", {"mission_id": session.mission_id,
+                                                             "run_id": session.run_id, "step_id": "s4",
+                                                             "status": "skipped"})
+    assert not result.is_error and result.structured_content["data"]["status"] == "skipped"

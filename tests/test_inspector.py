@@ -65,6 +65,11 @@ def test_inspector_lists_and_calls_tools(inspector, tmp_path):
                    "--tool-args-json", json.dumps({"mission_id": mission["mission_id"]}))
     assert got["structuredContent"]["data"]["mission_id"] == mission["mission_id"]
 
+    view = _inspect(inspector, db, "--method", "resources/read", "--uri", f"missions://missions/{mission['mission_id']}")
+    assert "From the Inspector" in view["contents"][0]["text"]
+    templates = _inspect(inspector, db, "--method", "resources/templates/list")
+    assert any(t["uriTemplate"].endswith("/plan") for t in templates["resourceTemplates"])
+
     bad = _inspect(inspector, db, "--method", "tools/call", "--tool-name", "get_mission",
                    "--tool-args-json", json.dumps({"mission_id": "not-a-uuid"}), tool_error=True)
     assert bad["isError"] is True and "mission_id" in bad["content"][0]["text"]

@@ -51,6 +51,11 @@ class _LeanSchema(GenerateJsonSchema):
             out.pop("default")
         return out
 
+    def model_schema(self, schema: Any) -> Any:
+        out = super().model_schema(schema)
+        out.pop("additionalProperties", None)  # unknown keys are still refused, by name, on validation
+        return out
+
     def dict_schema(self, schema: Any) -> Any:
         out = super().dict_schema(schema)
         if out.get("additionalProperties") is True:
@@ -93,12 +98,10 @@ def _schema(model: type[BaseModel], generator: type[GenerateJsonSchema], mode: J
 def tool_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The ``inputSchema`` of a tool: lean and self-contained.
 
-    The top-level ``additionalProperties: false`` is left out to save tokens on every tool; the
-    argument model still refuses unknown keys and names them in the error.
+    ``additionalProperties: false`` is left out to save tokens on every tool; the argument model
+    still refuses unknown keys and names them in the error.
     """
-    schema = _schema(model, _LeanSchema, "validation")
-    schema.pop("additionalProperties", None)
-    return schema
+    return _schema(model, _LeanSchema, "validation")
 
 
 def output_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -212,7 +215,7 @@ _RUN = "/ai/missions/{mission_id}/runs/{run_id}"
 OPERATIONS: tuple[Operation, ...] = (
     # missions
     Operation(
-        "list_missions", "List missions", "List mission definitions, newest first.",
+        "list_missions", "List missions", "List missions, newest first.",
         "missions", "GET", "/ai/missions", p.ListMissionsArgs, m.MissionsListResponse,
         "missions.list", 200,
     ),
@@ -223,12 +226,12 @@ OPERATIONS: tuple[Operation, ...] = (
         "missions.create", 201,
     ),
     Operation(
-        "get_mission", "Get mission", "Get one mission definition.",
+        "get_mission", "Get mission", "Get a mission.",
         "missions", "GET", "/ai/missions/{mission_id}", p.MissionRef, m.MissionResponse,
         "missions.retrieve", 200, resource="mission",
     ),
     Operation(
-        "update_mission", "Update mission", "Change a mission; fields left out are kept.",
+        "update_mission", "Update mission", "Update a mission; fields left out are kept.",
         "missions", "PUT", "/ai/missions/{mission_id}", p.UpdateMissionArgs, m.MissionResponse,
         "missions.update_mission", 200, resource="mission",
     ),
@@ -238,7 +241,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "missions.delete_mission", 204, resource="mission",
     ),
     Operation(
-        "clone_mission", "Clone mission", "Copy a mission (not its runs) under a new id.",
+        "clone_mission", "Clone mission", "Copy a mission, without its runs.",
         "missions", "POST", "/ai/missions/{mission_id}/clone", p.CloneMissionArgs, m.UntypedResponse,
         "missions.clone_mission", 201, resource="mission",
     ),
@@ -254,12 +257,12 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     # runs
     Operation(
-        "list_runs", "List runs", "List a mission's runs.",
+        "list_runs", "List runs", "List a mission's runs, newest first.",
         "runs", "GET", "/ai/missions/{mission_id}/runs", p.ListRunsArgs, m.MissionRunsListResponse,
         "runs.list", 200, resource="mission",
     ),
     Operation(
-        "start_run", "Start run", "Start a run of a mission; then create_plan.",
+        "start_run", "Start run", "Start a run (pending); set it running with update_run.",
         "runs", "POST", "/ai/missions/{mission_id}/runs", p.StartRunArgs, m.MissionRunResponse,
         "runs.create", 201, resource="mission",
     ),
@@ -270,7 +273,7 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "update_run", "Update run",
-        "Update a run; finish it with succeeded + result_summary or failed + error.",
+        "Update a run; finish with succeeded + result_summary or failed + error.",
         "runs", "PATCH", _RUN, p.UpdateRunArgs, m.MissionRunResponse,
         "runs.update", 200, idempotent=False, resource="run",
     ),
@@ -291,13 +294,13 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     # events
     Operation(
-        "list_events", "List events", "List a run's events in order.",
+        "list_events", "List events", "List a run's events, oldest first.",
         "events", "GET", _RUN + "/events", p.ListEventsArgs, m.EventsListResponse,
         "runs.events.list", 200, resource="run",
     ),
     Operation(
         "log_event", "Log event",
-        "Record what happened in a run: step starts and ends, tool calls and results, messages, errors.",
+        "Log what happened in a run: step starts/ends, tool calls, results, messages, errors.",
         "events", "POST", _RUN + "/events", p.LogEventArgs, m.EventResponse,
         "runs.events.log", 201, idempotency_field="idempotency_key", resource="run",
     ),
@@ -308,7 +311,7 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     # plan
     Operation(
-        "get_plan", "Get plan", "Get a run's plan: steps in order, with status.",
+        "get_plan", "Get plan", "Get a run's plan: ordered steps with status.",
         "plan", "GET", _RUN + "/plan", p.RunRef, m.PlanResponse,
         "runs.plan.retrieve", 200, resource="run",
     ),
@@ -336,7 +339,7 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     # agents
     Operation(
-        "list_run_agents", "List run agents", "List the Telnyx agents linked to a run.",
+        "list_run_agents", "List run agents", "List Telnyx agents linked to a run.",
         "agents", "GET", _RUN + "/telnyx-agents", p.RunRef, m.TelnyxAgentsListResponse,
         "runs.telnyx_agents.list", 200, resource="run",
     ),
@@ -362,26 +365,28 @@ def _sub_resource(toolset: str, segment: str, id_field: str, label: str, singula
     one = singular.lower().replace(" ", "_")
     many = plural.lower().replace(" ", "_")
     sdk = toolset if toolset != "mission_tools" else "tools"
+    short_plural = plural.removeprefix("mission ")
+    article = "an" if singular[0] in "AEIOUM" else "a"  # an MCP server
     yield Operation(
-        f"list_{many}", f"List {plural}", f"List a mission's {plural}.",
+        f"list_{many}", f"List {plural}", f"List a mission's {short_plural}.",
         toolset, "GET", base, args["list"], m.UntypedResponse, f"{sdk}.list_{sdk_many}", 200, resource="mission",
     )
     yield Operation(
-        f"create_{one}", f"Create {singular}", f"Add a {singular} to a mission.",
+        f"create_{one}", f"Create {singular}", f"Add {article} {singular} to a mission.",
         toolset, "POST", base, args["create"], m.UntypedResponse, f"{sdk}.create_{sdk_one}", 201,
         resource="mission",
     )
     yield Operation(
-        f"get_{one}", f"Get {singular}", f"Get one of a mission's {plural}.",
+        f"get_{one}", f"Get {singular}", f"Get {article} {singular}.",
         toolset, "GET", item, args["get"], m.UntypedResponse, f"{sdk}.get_{sdk_one}", 200, resource=singular,
     )
     yield Operation(
-        f"update_{one}", f"Update {singular}", f"Replace a {singular}.",
+        f"update_{one}", f"Update {singular}", f"Replace {article} {singular}.",
         toolset, "PUT", item, args["update"], m.UntypedResponse, f"{sdk}.update_{sdk_one}", 200,
         resource=singular,
     )
     yield Operation(
-        f"delete_{one}", f"Delete {singular}", f"Remove a {singular} from a mission.",
+        f"delete_{one}", f"Delete {singular}", f"Delete {article} {singular}.",
         toolset, "DELETE", item, args["delete"], None, f"{sdk}.delete_{sdk_one}", 204, resource=singular,
     )
 

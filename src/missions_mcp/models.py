@@ -249,7 +249,7 @@ class _Request(BaseModel):
 class CreateMissionRequest(_Request):
     name: str = Field(min_length=1)
     description: str | None = None
-    model: str | None = Field(default=None, description="LLM the agent uses.")
+    model: str | None = None
     instructions: str | None = None
     execution_mode: ExecutionMode = Field(default=ExecutionMode.external, description="external: you run it.")
     metadata: JSONObject | None = None
@@ -270,7 +270,7 @@ class CreateMissionRunRequest(_Request):
 
 
 class UpdateMissionRunRequest(_Request):
-    status: RunStatus | None = Field(default=None, description="succeeded/failed/cancelled end the run.")
+    status: RunStatus | None = None
     result_summary: str | None = None
     result_payload: JSONObject | None = None
     error: str | None = None

@@ -43,6 +43,8 @@ class WholeBody:
 
 
 def _path_segment(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
     if value.strip() in {".", ".."}:
         raise ValueError("must be an id, not '.' or '..'")
     if "/" in value:
@@ -50,8 +52,11 @@ def _path_segment(value: str) -> str:
     return value
 
 
-PathKey = Annotated[str, Field(min_length=1), AfterValidator(_path_segment)]
-"""A plain-string path id: non-empty, one segment, no dot segments (percent-encoded on the wire)."""
+PathKey = Annotated[str, AfterValidator(_path_segment)]
+"""A plain-string path id: non-empty, one segment, no dot segments (percent-encoded on the wire).
+
+Checked by the validator rather than stated as ``minLength`` in the schema: every tool has one or
+two ids, and an LLM does not send an empty one on purpose, so the bytes buy nothing."""
 
 
 class _Args(BaseModel):
@@ -190,7 +195,7 @@ class UnlinkAgentArgs(RunRef):
 
 
 def _body_field() -> Any:
-    return Field(description="JSON definition.")
+    return Field()
 
 
 def sub_resource_args(id_field: str, label: str) -> dict[str, type[_Args]]:

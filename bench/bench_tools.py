@@ -6,7 +6,8 @@
    ``name`` + ``description`` + compact ``inputSchema`` JSON per tool).
 2. A ``tools/call`` round trip over stdio (the real ``missions-mcp`` command as a subprocess, driven
    by ``mcp.Client``) against a loopback HTTP upstream (``missions-mcp api`` on 127.0.0.1), median
-   over N calls, next to a direct httpx call of the same endpoint: the baseline, in the same run.
+   over N calls, next to two baselines in the same run: a direct httpx call of the same endpoint, and
+   the SDK's own floor, an empty ``echo`` tool over stdio (``echo_server.py``).
 
 Prints a markdown table. Traffic stays on 127.0.0.1.
 """
@@ -90,6 +91,15 @@ async def measure(port: int, calls: int) -> list[tuple[str, str]]:
             via_mcp.append((time.perf_counter() - t) * 1000)
             assert not result.is_error, result.content
 
+    echo = StdioServerParameters(command=sys.executable, args=[str(Path(__file__).with_name("echo_server.py"))],
+                                 env=env)
+    async with Client(echo, mode="legacy") as client:
+        floor: list[float] = []
+        for _ in range(calls):
+            t = time.perf_counter()
+            await client.call_tool("echo", {"mission_id": mission_id})
+            floor.append((time.perf_counter() - t) * 1000)
+
     rows.append(("tools/list: tools", str(len(tools))))
     rows.append(("tools/list: whole answer, bytes", f"{whole:,}"))
     rows.append(("tools/list: model-facing bytes (41 tools)", f"{model_facing(tools):,}"))
@@ -101,6 +111,9 @@ async def measure(port: int, calls: int) -> list[tuple[str, str]]:
     rows.append(("tools/call p90", f"{pct(via_mcp, 90):.3f} ms"))
     rows.append(("tools/call median / direct median", f"{statistics.median(via_mcp) / statistics.median(direct):.2f}×"))
     rows.append(("overhead of MCP + stdio, median", f"{statistics.median(via_mcp) - statistics.median(direct):.3f} ms"))
+    rows.append((f"SDK floor: empty echo tool over stdio, median of {calls}", f"{statistics.median(floor):.3f} ms"))
+    rows.append(("missions-mcp's own share (overhead − SDK floor)",
+                 f"{statistics.median(via_mcp) - statistics.median(direct) - statistics.median(floor):.3f} ms"))
     return rows
 
 

@@ -3,8 +3,62 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT / "src" / "missions_mcp" / "openapi.yaml"
 UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without any TELNYX_* or MISSIONS_* setting of the developer's."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MISSIONS_"))}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running(args: list[str], probe: str) -> Iterator[tuple[str, subprocess.Popen[bytes], list[bytes]]]:
+    """Run ``python -m missions_mcp *args`` (``{port}`` is filled in) until ``probe`` answers on loopback.
+
+    Yields ``(base_url, process, [stdout, stderr])``; the output is filled in once the process has
+    been stopped at the end of the block.
+    """
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "missions_mcp", *(a.format(port=port) for a in args)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(),
+    )
+    base = f"http://127.0.0.1:{port}"
+    output: list[bytes] = []
+    deadline = time.monotonic() + 20
+    try:
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            try:
+                httpx.get(base + probe, timeout=0.5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, f"{args} did not start"
+                time.sleep(0.05)
+        yield base, proc, output
+    finally:
+        proc.terminate()
+        try:
+            out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        output.extend([out, err])

@@ -2,56 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
+from support import running
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve(transport: str, db: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MISSIONS_"))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "missions_mcp", "--transport", transport, "--port", str(port), "--db", str(db)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    try:
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            try:
-                httpx.get(base + "/", timeout=0.5)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.05)
+    with running(["--transport", transport, "--port", "{port}", "--db", str(db)], "/") as (base, _, output):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            out, err = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-        assert out == b"", "HTTP transports print nothing on stdout"
-        assert b"embedded Missions API" in err
+    out, err = output
+    assert out == b"", "HTTP transports print nothing on stdout"
+    assert b"embedded Missions API" in err
 
 
 @pytest.fixture

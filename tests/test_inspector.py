@@ -7,13 +7,12 @@ The Inspector (npm ``@modelcontextprotocol/inspector``) needs Node ≥ 22.19, ta
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from support import ROOT
+from support import ROOT, clean_env
 
 pytestmark = pytest.mark.slow
 
@@ -39,9 +38,8 @@ def inspector() -> list[str]:
 
 
 def _inspect(inspector: list[str], db: Path, *method: str, tool_error: bool = False) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MISSIONS_"))}
     server = [sys.executable, "-m", "missions_mcp", "--local", "--db", str(db)]
-    done = subprocess.run([*inspector, *server, *method], capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run([*inspector, *server, *method], capture_output=True, text=True, timeout=120, env=clean_env())
     # The Inspector exits 5 when the tool answered isError: true, and prints the result all the same.
     assert done.returncode == (5 if tool_error else 0), done.stderr[-2000:]
     return json.loads(done.stdout[done.stdout.index("{"):])

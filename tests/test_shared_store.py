@@ -2,52 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import time
 
-import httpx
 import pytest
 from mcp import Client, StdioServerParameters
+from support import clean_env, running
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def api(tmp_path):
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "missions_mcp", "api", "--port", str(port), "--db", str(tmp_path / "shared.db")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    try:
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            try:
-                httpx.get(base + "/ai/missions", timeout=0.5)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "missions-mcp api did not start"
-                time.sleep(0.05)
+    with running(["api", "--port", "{port}", "--db", str(tmp_path / "shared.db")], "/ai/missions") as (base, _, _):
         yield base
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=10)
 
 
 def _server(base: str) -> StdioServerParameters:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MISSIONS_"))}
-    return StdioServerParameters(command=sys.executable, args=["-m", "missions_mcp", "--base-url", base], env=env)
+    return StdioServerParameters(command=sys.executable, args=["-m", "missions_mcp", "--base-url", base],
+                                 env=clean_env())
 
 
 @pytest.mark.anyio

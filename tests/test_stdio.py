@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 
 import pytest
+from support import clean_env
 
 pytestmark = pytest.mark.slow
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MISSIONS_"))}
-    env.update(extra)
-    return env
 
 
 def _rpc(id_: int, method: str, params: dict | None = None) -> str:
@@ -72,7 +66,7 @@ class StdioSession:
 
 
 def test_stdio_session_prints_only_json_rpc_and_exits_on_eof():
-    session = StdioSession(["--remote"], _env())
+    session = StdioSession(["--remote"], clean_env())
     init = session.request(1, "initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
                                              "clientInfo": {"name": "test", "version": "0"}})
     assert init["result"]["serverInfo"]["name"] == "missions-mcp"
@@ -95,7 +89,7 @@ def test_stdio_session_prints_only_json_rpc_and_exits_on_eof():
 
 
 def test_unknown_tool_filter_stops_the_server_at_start():
-    done = _run(["--toolsets", "missions,nope"], "", _env())
+    done = _run(["--toolsets", "missions,nope"], "", clean_env())
     assert done.returncode == 2
     assert "unknown toolset(s): nope" in done.stderr and "mcp_servers" in done.stderr
     assert done.stdout == ""

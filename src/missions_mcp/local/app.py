@@ -58,18 +58,32 @@ def create_app(db_path: str | os.PathLike[str] = ":memory:") -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: Invalid | RequestValidationError) -> JSONResponse:
         errors = exc.errors if isinstance(exc, Invalid) else exc.errors()
-        return JSONResponse({"detail": _finite(jsonable_encoder(errors))}, status_code=422)
+        return JSONResponse({"detail": _sendable(jsonable_encoder(errors))}, status_code=422)
+
+    @app.exception_handler(RecursionError)
+    @app.exception_handler(UnicodeEncodeError)
+    async def unreadable(request: Request, exc: Exception) -> JSONResponse:
+        # Raised only by input the JSON parser accepts but nothing else can hold: arrays or
+        # objects nested thousands deep, strings with lone surrogates (\ud800).
+        msg = "JSON nested too deeply" if isinstance(exc, RecursionError) else "Strings must be valid Unicode"
+        return JSONResponse({"detail": [{"type": "value_error", "loc": ["body"], "msg": msg}]}, status_code=422)
 
     return app
 
 
-def _finite(value: Any) -> Any:
-    """``value`` with NaN and infinities (which Python's JSON parser accepts but JSON has not)
-    written as strings, so a 422 that quotes such an input can still be sent."""
+def _sendable(value: Any) -> Any:
+    """``value`` with what Python's JSON parser accepts but JSON cannot carry (NaN, infinities,
+    lone surrogates) written out as text, so a 422 that quotes such an input can be sent."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode()
+        return value
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {_sendable(k): _sendable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
+        return [_sendable(v) for v in value]
     return value

@@ -80,7 +80,7 @@ async def object_body(request: Request) -> dict[str, Any]:
         raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
         raise RequestValidationError(
             [{"type": "json_invalid", "loc": ("body", getattr(exc, "pos", 0)), "msg": "JSON decode error",
               "input": {}, "ctx": {"error": str(exc)}}]

@@ -213,13 +213,18 @@ def now_iso() -> str:
 
 
 def dump_json(value: Any, loc: tuple[str | int, ...]) -> str | None:
-    """Serialise a JSON value for storage; NaN and Infinity (not JSON) are refused with a 422."""
+    """Serialise a JSON value for storage; NaN, Infinity and lone surrogates (which Python's JSON
+    parser accepts but JSON cannot carry) are refused with a 422."""
     if value is None:
         return None
     try:
-        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+        text.encode()
+    except UnicodeEncodeError:
+        raise Invalid(loc, "Strings must be valid Unicode (no lone surrogates)") from None
     except ValueError as exc:
         raise Invalid(loc, f"Value is not valid JSON: {exc}", type_="json_invalid") from None
+    return text
 
 
 def load_json(text: str | None) -> Any:

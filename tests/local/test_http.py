@@ -106,3 +106,13 @@ async def test_bad_input_never_500(client, content):
         if op.method == "GET":
             r = await client.get(concrete(op.path, mission_id=mid, run_id=rid))
             assert r.status_code < 500, (op.name, r.status_code, r.text)
+
+
+@pytest.mark.anyio
+async def test_state_conflicts_tell_clients_not_to_retry(client):
+    mission = (await client.post("/ai/missions", json={"name": "m"})).json()["data"]
+    run = (await client.post(f"/ai/missions/{mission['mission_id']}/runs", json={})).json()["data"]
+    answer = await client.post(f"/ai/missions/{mission['mission_id']}/runs/{run['run_id']}/resume")
+    assert answer.status_code == 409
+    assert answer.headers["x-should-retry"] == "false"
+    assert "pending" in answer.json()["detail"]

@@ -52,7 +52,9 @@ def create_app(db_path: str | os.PathLike[str] = ":memory:") -> FastAPI:
 
     @app.exception_handler(Conflict)
     async def conflict(request: Request, exc: Conflict) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=409)
+        # A state conflict (pausing a paused run, a second plan) does not go away by itself:
+        # tell clients that retry 409s by default (ours, the SDKs) not to.
+        return JSONResponse({"detail": exc.detail}, status_code=409, headers={"x-should-retry": "false"})
 
     @app.exception_handler(Invalid)
     @app.exception_handler(RequestValidationError)

@@ -157,5 +157,7 @@ async def _send_json(send: Send, status: int, body: bytes, replayed: bool = Fals
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if replayed:
         headers.append((b"idempotent-replayed", b"true"))
+    if status == 409:
+        headers.append((b"x-should-retry", b"false"))  # a reused key stays reused
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

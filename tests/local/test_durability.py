@@ -1,0 +1,112 @@
+"""The embedded API as a real server on loopback: eight agents at once, and a SIGKILL right after a 201."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from support import clean_env, free_port
+
+pytestmark = pytest.mark.slow
+
+
+class ApiProcess:
+    """``python -m missions_mcp api`` on a free loopback port, on a given database file."""
+
+    def __init__(self, db: Path):
+        self.db = db
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ApiProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "missions_mcp", "api", "--port", str(self.port), "--db", str(self.db),
+             "--log-level", "WARNING"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=clean_env(),
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            assert self.proc.poll() is None, self.proc.stderr.read().decode() if self.proc.stderr else ""
+            try:
+                httpx.get(self.base + "/ai/missions", timeout=0.5)
+                return self
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the embedded API did not start"
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> str:
+        if self.proc is None or self.proc.poll() is not None:
+            return ""
+        self.proc.terminate()
+        _, err = self.proc.communicate(timeout=10)
+        return err.decode()
+
+
+@pytest.fixture
+def api(tmp_path):
+    server = ApiProcess(tmp_path / "m.db").start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.anyio
+async def test_eight_agents_logging_at_once_lose_nothing(api):
+    agents, per_agent = 8, 200
+    async with httpx.AsyncClient(base_url=api.base, timeout=30) as http:
+        mission = (await http.post("/ai/missions", json={"name": "busy"})).json()["data"]
+        run = (await http.post(f"/ai/missions/{mission['mission_id']}/runs", json={})).json()["data"]
+        events = f"/ai/missions/{mission['mission_id']}/runs/{run['run_id']}/events"
+        failures: list[str] = []
+
+        async def agent(n: int) -> None:
+            async with httpx.AsyncClient(base_url=api.base, timeout=30) as own:  # one connection pool each
+                for i in range(per_agent):
+                    r = await own.post(events, json={"type": "message", "summary": f"agent {n} event {i}",
+                                                     "agent_id": f"agent-{n}", "idempotency_key": f"{n}-{i}"})
+                    if r.status_code != 201:
+                        failures.append(f"{r.status_code} {r.text}")
+
+        with anyio.fail_after(120):
+            async with anyio.create_task_group() as tg:
+                for n in range(agents):
+                    tg.start_soon(agent, n)
+        assert failures == []
+        listed = (await http.get(events, params={"page[size]": 1000, "page[number]": 1})).json()
+        assert listed["meta"]["total_results"] == agents * per_agent
+        for n in range(agents):
+            mine = (await http.get(events, params={"agent_id": f"agent-{n}", "page[size]": 1000})).json()
+            assert [e["summary"] for e in mine["data"]] == [f"agent {n} event {i}" for i in range(per_agent)]
+    assert "database is locked" not in api.stop()
+
+
+def test_an_acknowledged_event_survives_sigkill(tmp_path):
+    server = ApiProcess(tmp_path / "m.db").start()
+    with httpx.Client(base_url=server.base, timeout=10) as http:
+        mission = http.post("/ai/missions", json={"name": "durable"}).json()["data"]
+        run = http.post(f"/ai/missions/{mission['mission_id']}/runs", json={}).json()["data"]
+        events = f"/ai/missions/{mission['mission_id']}/runs/{run['run_id']}/events"
+        answer = http.post(events, json={"type": "tool_result", "summary": "the last word"})
+        assert answer.status_code == 201
+    server.kill()  # no shutdown, no checkpoint: straight after the 201
+
+    again = ApiProcess(tmp_path / "m.db").start()
+    try:
+        with httpx.Client(base_url=again.base, timeout=10) as http:
+            stored = http.get(events).json()
+            assert [e["event_id"] for e in stored["data"]] == [answer.json()["data"]["event_id"]]
+            assert http.get(f"/ai/missions/{mission['mission_id']}").json()["data"]["name"] == "durable"
+    finally:
+        again.stop()

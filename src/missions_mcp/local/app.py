@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
 from .idempotency import IdempotencyMiddleware
@@ -41,10 +42,9 @@ def create_app(db_path: str | os.PathLike[str] = ":memory:") -> FastAPI:
         lifespan=lifespan,
     )
     app.state.store = store
-    router = build_router()
-    app.include_router(router)
-    app.include_router(router, prefix="/v2", include_in_schema=False)
+    app.include_router(build_router())
     app.add_middleware(IdempotencyMiddleware, store=store)
+    app.add_middleware(StripPrefix, prefix="/v2")
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> JSONResponse:
@@ -71,6 +71,28 @@ def create_app(db_path: str | os.PathLike[str] = ":memory:") -> FastAPI:
         return JSONResponse({"detail": [{"type": "value_error", "loc": ["body"], "msg": msg}]}, status_code=422)
 
     return app
+
+
+class StripPrefix:
+    """Serves ``/v2/ai/missions…`` as ``/ai/missions…``, so a base URL may end in ``/v2`` as the
+    hosted API's does. A path rewrite rather than a second copy of every route: routing cost grows
+    with the number of routes, on every request."""
+
+    def __init__(self, app: ASGIApp, prefix: str):
+        self.app = app
+        self.prefix = prefix
+        self._raw = prefix.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path == self.prefix or path.startswith(self.prefix + "/"):
+                scope = dict(scope)
+                scope["path"] = path[len(self.prefix):] or "/"
+                raw = scope.get("raw_path")
+                if raw is not None and raw.startswith(self._raw):
+                    scope["raw_path"] = raw[len(self._raw):] or b"/"
+        await self.app(scope, receive, send)
 
 
 def _sendable(value: Any) -> Any:

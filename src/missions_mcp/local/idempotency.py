@@ -63,10 +63,9 @@ def _save(store: Store, tenant: str, path: str, key: str, request_hash: str, sta
 class IdempotencyMiddleware:
     """Pure ASGI middleware (it must see the raw body and the whole answer)."""
 
-    def __init__(self, app: ASGIApp, store: Store, prefix: str = "/v2"):
+    def __init__(self, app: ASGIApp, store: Store):
         self.app = app
         self.store = store
-        self.prefix = prefix
         self._locks: dict[tuple[str, str, str], tuple[anyio.Lock, list[int]]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -81,10 +80,7 @@ class IdempotencyMiddleware:
         if not key:
             return await self.app(scope, receive, send)
         body = await _read_body(receive)
-        path = scope["path"]
-        if path.startswith(self.prefix + "/"):
-            path = path[len(self.prefix):]
-        ident = (tenant, path, key)
+        ident = (tenant, scope["path"], key)  # /v2 is already stripped (app.StripPrefix)
         lock, users = self._locks.setdefault(ident, (anyio.Lock(), [0]))
         users[0] += 1
         try:

@@ -54,9 +54,13 @@ def tenant_key(authorization: str | None) -> str:
 
 
 async def call(request: Request, fn: Callable[..., Any], *args: Any) -> Any:
-    """Runs a store function for the request's tenant in a worker thread."""
+    """Runs a store function for the request's tenant; its answer, already in the contract's shape,
+    is sent as it is with the route's status code. (Returning a response skips FastAPI's second
+    validation of it against ``response_model``, which stays for the OpenAPI document and the
+    contract tests.)"""
     store: Store = request.app.state.store
-    return await store.run(fn, store, tenant_key(request.headers.get("authorization")), *args)
+    result = await store.run(fn, store, tenant_key(request.headers.get("authorization")), *args)
+    return JSONResponse(result, status_code=request.scope["route"].status_code)
 
 
 def no_content() -> Response:
@@ -301,9 +305,15 @@ def _route_order(op: Operation) -> tuple[bool, ...]:
     return tuple(segment.startswith("{") for segment in op.path.split("/"))
 
 
+HOT = frozenset({"log_event", "update_plan_step", "get_run", "update_run", "list_events", "get_plan"})
+"""What an agent calls on every step of its work. The router tries routes in order and stops at
+the first match, so these go first: about 0.2 ms less a request (bench/bench_local.py). None of
+them can shadow another route (no other route has their method and shape)."""
+
+
 def build_router() -> APIRouter:
     router = APIRouter()
-    for op in sorted(OPERATIONS, key=_route_order):
+    for op in sorted(OPERATIONS, key=lambda op: (op.name not in HOT, _route_order(op))):
         segment = op.path.split("/")[4] if op.path.count("/") >= 4 else ""
         kind = RESOURCE_KINDS.get(segment)
         endpoint = _resource_handler(op, kind) if kind else HANDLERS[op.name]

@@ -229,11 +229,18 @@ def _insert_event(
     idempotency_key: str | None = None,
     body_hash: str | None = None,
 ) -> dict[str, Any]:
-    event_id, ts = new_id(), now_us()
+    # A run's clock never goes back: an event is stamped no earlier than the one before it, so the
+    # order of timestamps is the order of logging, and ``n`` (the place in the run) follows both.
+    last = conn.execute(
+        "SELECT n, ts FROM events WHERE run_seq = ? ORDER BY n DESC LIMIT 1", (run["seq"],)
+    ).fetchone()
+    event_id, ts = new_id(), now_us() if last is None else max(now_us(), last["ts"])
+    n = 1 if last is None else last["n"] + 1
     conn.execute(
         "INSERT INTO events (event_id, run_seq, tenant, type, summary, ts, step_id, agent_id, payload,"
-        " idempotency_key, body_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (event_id, run["seq"], run["tenant"], type_, summary, ts, step_id, agent_id, payload, idempotency_key, body_hash),
+        " idempotency_key, body_hash, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (event_id, run["seq"], run["tenant"], type_, summary, ts, step_id, agent_id, payload, idempotency_key,
+         body_hash, n),
     )
     conn.execute("UPDATE runs SET event_count = event_count + 1 WHERE seq = ?", (run["seq"],))
     return {
@@ -301,12 +308,20 @@ def list_run_events(
             ).fetchone()[0]
         else:
             total = run["event_count"]
-        rows = [] if offset >= min(total, MAX_OFFSET) else conn.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.seq IN ("
-            f" SELECT seq FROM events WHERE run_seq = ?{clause} ORDER BY ts, seq LIMIT ? OFFSET ?"
-            ") ORDER BY e.ts, e.seq",
-            (run["seq"], *args, page_size, offset),
-        ).fetchall()
+        if offset >= min(total, MAX_OFFSET):
+            rows = []
+        elif clause:
+            rows = conn.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.seq IN ("
+                f" SELECT seq FROM events WHERE run_seq = ?{clause} ORDER BY ts, seq LIMIT ? OFFSET ?"
+                ") ORDER BY e.ts, e.seq",
+                (run["seq"], *args, page_size, offset),
+            ).fetchall()
+        else:  # every event of the run: page k is the range of places ((k-1)·size, k·size]
+            rows = conn.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.run_seq = ? AND e.n > ? AND e.n <= ? ORDER BY e.n",
+                (run["seq"], offset, offset + page_size),
+            ).fetchall()
     return {"data": [_event_out(r, run["run_id"]) for r in rows], "meta": page_meta(total, page_number, page_size)}
 
 

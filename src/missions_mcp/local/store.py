@@ -156,6 +156,15 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX idempotency_by_age ON idempotency(created_at);
     """,
+    # 2: each event's place in its run (1, 2, 3 …, the order of timestamp then logging), so a page
+    # of a run's events is an index range however deep it is, instead of an OFFSET walk.
+    """
+    ALTER TABLE events ADD COLUMN n INTEGER;
+    UPDATE events SET n = ranked.n FROM (
+        SELECT seq, ROW_NUMBER() OVER (PARTITION BY run_seq ORDER BY ts, seq) AS n FROM events
+    ) AS ranked WHERE events.seq = ranked.seq;
+    CREATE UNIQUE INDEX events_by_run_n ON events(run_seq, n);
+    """,
 ]
 
 

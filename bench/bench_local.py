@@ -1,0 +1,166 @@
+"""The embedded Missions API, measured.
+
+    python bench/bench_local.py [--events 2000] [--big 100000]
+
+1. Events logged per second through HTTP on loopback (``missions-mcp api`` in a subprocess), one
+   client and eight concurrent clients, next to the bare store's rate in this process (the same
+   ``log_event`` function, no HTTP) as the baseline.
+2. ``list_events`` latency p50 / p99 on a run holding ``--big`` events (seeded straight into the
+   store), first page and a deep page, next to a GET of one mission as the baseline.
+3. Database bytes per 100,000 events.
+
+Prints a markdown table. Traffic stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_tools import free_port, start_api  # noqa: E402
+
+from missions_mcp.local import missions, runs  # noqa: E402
+from missions_mcp.local.store import Store, tenant_hash  # noqa: E402
+
+KEY = tenant_hash(None)
+
+
+def seed(db: Path, count: int) -> tuple[str, str, float]:
+    """A mission and a run with ``count`` events, inserted through the store's own insert in
+    batches of 10,000 per transaction. Returns the ids and the bare per-event rate of ``log_event``."""
+    store = Store(db)
+    mission_id = missions.create_mission(store, KEY, {"name": "bench"})["data"]["mission_id"]
+    run_id = runs.create_run(store, KEY, mission_id, {})["data"]["run_id"]
+    bare = 2000
+    started = time.perf_counter()
+    for i in range(bare):
+        runs.log_event(store, KEY, mission_id, run_id, {"type": "message", "summary": f"bare {i}"})
+    bare_rate = bare / (time.perf_counter() - started)
+    tenant = store.tenant_id(KEY)
+    done = bare
+    while done < count:
+        with store.write() as conn:
+            run = runs.find_run(conn, tenant, mission_id, run_id)
+            for i in range(done, min(done + 10_000, count)):
+                runs._insert_event(conn, run, "tool_call" if i % 2 else "tool_result", f"event {i}",
+                                   step_id=f"s{i % 20}", agent_id="bench", payload='{"n":%d}' % i)
+        done = min(done + 10_000, count)
+    store.close()
+    return mission_id, run_id, bare_rate
+
+
+async def log_rate(port: int, mission_id: str, run_id: str, clients: int, per_client: int) -> float:
+    """Events a second, ``clients`` keep-alive connections each logging ``per_client`` events in turn.
+
+    The load comes from plain asyncio streams with the request bytes written out: a Python HTTP
+    client would spend more CPU per request than the server does, on the same two cores, and the
+    figure would measure the client.
+    """
+    path = f"/ai/missions/{mission_id}/runs/{run_id}/events".encode()
+
+    async def client(n: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for i in range(per_client):
+                body = json.dumps({"type": "message", "summary": f"c{n} e{i}", "agent_id": f"c{n}"}).encode()
+                writer.write(b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+                await writer.drain()
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head.split(b" ", 2)[1])
+                length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:"))
+                await reader.readexactly(length)
+                if status != 201:
+                    raise RuntimeError(f"HTTP {status}")
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    return clients * per_client / (time.perf_counter() - started)
+
+
+async def latencies(base: str, path: str, params: dict[str, int] | None, n: int) -> list[float]:
+    out = []
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        for _ in range(10):
+            await http.get(path, params=params)
+        for _ in range(n):
+            t = time.perf_counter()
+            r = await http.get(path, params=params)
+            out.append((time.perf_counter() - t) * 1000)
+            r.raise_for_status()
+    return out
+
+
+def p(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100)[q - 1]
+
+
+async def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    db = tmp / "bench.db"
+    t = time.perf_counter()
+    mission_id, big_run, bare_rate = seed(db, args.big)
+    seeded = time.perf_counter() - t
+    size = sum(f.stat().st_size for f in tmp.glob("bench.db*"))
+    port = free_port()
+    api = start_api(db, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base) as http:
+            fresh = (await http.post(f"/ai/missions/{mission_id}/runs", json={})).json()["data"]["run_id"]
+        one = await log_rate(port, mission_id, fresh, 1, args.events)
+        eight = await log_rate(port, mission_id, fresh, 8, args.events // 8)
+        rows.append(("bare store log_event, in process (baseline)", f"{bare_rate:,.0f} events/s"))
+        rows.append(("log_event over HTTP, 1 client", f"{one:,.0f} events/s ({one / bare_rate:.2f}× bare)"))
+        rows.append(("log_event over HTTP, 8 concurrent clients", f"{eight:,.0f} events/s ({eight / bare_rate:.2f}× bare)"))
+
+        events = f"/ai/missions/{mission_id}/runs/{big_run}/events"
+        last_page = -(-args.big // 50)
+        base_lat = await latencies(base, f"/ai/missions/{mission_id}", None, args.samples)
+        first = await latencies(base, events, {"page[number]": 1, "page[size]": 50}, args.samples)
+        deep = await latencies(base, events, {"page[number]": last_page, "page[size]": 50}, args.samples)
+        filtered = await latencies(base, events, {"page[number]": 1, "page[size]": 50, "type": "tool_call"},
+                                   args.samples)
+        rows.append((f"GET mission p50 / p99 (baseline), {args.samples} calls",
+                     f"{statistics.median(base_lat):.2f} / {p(base_lat, 99):.2f} ms"))
+        rows.append((f"list_events page 1 of {args.big:,} events, p50 / p99",
+                     f"{statistics.median(first):.2f} / {p(first, 99):.2f} ms"))
+        rows.append((f"list_events page {last_page:,} (the last), p50 / p99",
+                     f"{statistics.median(deep):.2f} / {p(deep, 99):.2f} ms"))
+        rows.append(("list_events page 1, type filter, p50 / p99",
+                     f"{statistics.median(filtered):.2f} / {p(filtered, 99):.2f} ms"))
+        rows.append((f"database bytes per 100,000 events ({args.big:,} seeded in {seeded:.1f} s)",
+                     f"{size * 100_000 / args.big:,.0f}"))
+    finally:
+        api.terminate()
+        api.wait(timeout=10)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=2000, help="events to log over HTTP per measurement")
+    parser.add_argument("--big", type=int, default=100_000, help="events in the run that list_events reads")
+    parser.add_argument("--samples", type=int, default=300, help="requests per latency measurement")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = asyncio.run(measure(args, Path(tmp)))
+    print("| measure | value |\n|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Schema migrations: a database made by an older version opens, migrates and keeps its data."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from missions_mcp.local import store as store_module
+from missions_mcp.local import missions, runs
+from missions_mcp.local.store import MIGRATIONS, Store, tenant_hash
+
+KEY = tenant_hash(None)
+
+
+def test_a_new_database_is_at_the_latest_version(tmp_path):
+    assert Store(tmp_path / "m.db").schema_version == len(MIGRATIONS)
+
+
+def test_version_1_database_migrates_and_keeps_event_order(tmp_path, monkeypatch):
+    db = tmp_path / "old.db"
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:1])
+    old = Store(db)
+    assert old.schema_version == 1
+    mission_id = missions.create_mission(old, KEY, {"name": "old"})["data"]["mission_id"]
+    run_ids = [runs.create_run(old, KEY, mission_id, {})["data"]["run_id"] for _ in range(2)]
+    conn = old._conn
+    run_seqs = [conn.execute("SELECT seq FROM runs WHERE run_id = ?", (r,)).fetchone()[0] for r in run_ids]
+    # Version 1 had no place column: write events the way it did, out of timestamp order on purpose.
+    for i, ts in enumerate([30, 10, 20, 10]):
+        for run_seq in run_seqs:
+            conn.execute(
+                "INSERT INTO events (event_id, run_seq, tenant, type, summary, ts) VALUES (?, ?, 1, 'message', ?, ?)",
+                (f"e{run_seq}-{i}", run_seq, f"event {i}", ts),
+            )
+    conn.execute("UPDATE runs SET event_count = 4")
+    old.close()
+    monkeypatch.undo()
+
+    new = Store(db)
+    assert new.schema_version == len(MIGRATIONS)
+    for run_id in run_ids:
+        page = runs.list_run_events(new, KEY, mission_id, run_id, {}, 1, 10)
+        assert [e["summary"] for e in page["data"]] == ["event 1", "event 3", "event 2", "event 0"]
+        second = runs.list_run_events(new, KEY, mission_id, run_id, {}, 2, 3)
+        assert [e["summary"] for e in second["data"]] == ["event 0"]
+        logged = runs.log_event(new, KEY, mission_id, run_id, {"type": "message", "summary": "after"})["data"]
+        everything = runs.list_run_events(new, KEY, mission_id, run_id, {}, 1, 10)["data"]
+        assert everything[-1]["event_id"] == logged["event_id"]
+
+
+def test_a_failed_migration_leaves_the_database_as_it_was(tmp_path, monkeypatch):
+    db = tmp_path / "m.db"
+    Store(db).close()
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, "CREATE TABLE broken (;"])
+    with pytest.raises(sqlite3.OperationalError):
+        Store(db)
+    monkeypatch.undo()
+    assert Store(db).schema_version == len(MIGRATIONS)

@@ -69,10 +69,26 @@ class _LeanSchema(GenerateJsonSchema):
 
 
 class _OutputSchema(GenerateJsonSchema):
-    """JSON Schema of a result: titles dropped, nullability kept (the API may answer ``null``)."""
+    """JSON Schema of a result: titles dropped, nullability kept (the API may answer ``null``).
+
+    A nullable scalar is written ``{"type": ["string", "null"]}`` rather than an ``anyOf`` of two
+    schemas: the same meaning, fewer bytes, and a client that validates every result against it
+    does less work (jsonschema's ``anyOf`` is its dearest keyword here)."""
 
     def field_title_should_be_set(self, schema: Any) -> bool:
         return False
+
+    def nullable_schema(self, schema: Any) -> Any:
+        inner = self.generate_inner(schema["schema"])
+        if isinstance(inner.get("type"), str) and set(inner) <= {"type", "format", "additionalProperties"}:
+            return {**inner, "type": [inner["type"], "null"]}
+        return super().nullable_schema(schema)
+
+    def default_schema(self, schema: Any) -> Any:
+        out = super().default_schema(schema)
+        if out.get("default", ...) is None:
+            out.pop("default")  # a default says nothing about an answer
+        return out
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:

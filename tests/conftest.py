@@ -8,6 +8,8 @@ import pytest
 import yaml
 from support import CONTRACT
 
+pytest_plugins = ["pgcluster"]  # the PostgreSQL fixtures: postgres_server, postgres_url
+
 
 @pytest.fixture
 def anyio_backend() -> str:

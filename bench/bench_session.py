@@ -1,0 +1,375 @@
+"""What missions-mcp costs a model and a host, next to the SDK's own floor, in one table.
+
+    python bench/bench_session.py [--calls 1000] [--spawns 15]
+
+1. The standard self-reported session (``standard_session.py``, 20 calls): bytes of the arguments
+   and of the results as the model sees them, per call and in total.
+2. Tool definitions the model reads on every conversation: the sum over tools of
+   ``len(json.dumps({"name", "description", "inputSchema"}, separators=(",", ":")))``, for all tools
+   and for the self-reporting core ten.
+3. Cold start: spawn → ``initialize`` answered → ``tools/list`` answered, over stdio with raw JSON-RPC,
+   median of N spawns, interleaved with the same for the SDK floor (``echo_server.py``: a low-level
+   SDK server with one empty tool).
+4. ``tools/call`` p50 / p99 / worst over N calls of ``get_mission`` and of ``log_event`` through
+   ``mcp.Client`` over stdio, next to the floor's empty tool, on the embedded default and against a
+   loopback ``missions-mcp api``; the worst garbage-collection pause inside the server during those
+   calls (``gc_probe.py``); the server's peak RSS at the end.
+
+Every figure of missions-mcp is set next to the floor measured in the same run. Traffic stays on
+127.0.0.1; databases live in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+from mcp import Client, StdioServerParameters
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from standard_session import CallBytes, run_session
+
+HERE = Path(__file__).resolve().parent
+ECHO = HERE / "echo_server.py"
+PROBE = HERE / "gc_probe.py"
+CORE = ("list_missions", "create_mission", "start_run", "update_run", "create_plan", "add_plan_steps",
+        "update_plan_step", "log_event", "get_plan", "get_run")
+"""The self-reporting core toolset."""
+PROTOCOL = "2025-11-25"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MISSIONS_"))}
+    return {**env, **extra}
+
+
+# --------------------------------------------------------------------------- bytes
+
+
+def definition_bytes(tools: list[dict[str, Any]]) -> int:
+    """What a model reads of tool definitions: name, description and inputSchema, compact JSON."""
+    return sum(len(json.dumps({"name": t["name"], "description": t.get("description", ""),
+                               "inputSchema": t["inputSchema"]}, separators=(",", ":")))
+               for t in tools)
+
+
+async def in_process_session(db: Path) -> tuple[list[CallBytes], list[dict[str, Any]]]:
+    """The standard session and tools/list through an in-memory ``mcp.Client`` on the embedded API."""
+    from missions_mcp import server as server_module
+    from missions_mcp.config import Settings
+
+    missions = server_module.build_server(Settings(backend="local", db_path=db))
+    try:
+        async with Client(missions.server, mode="legacy") as client:
+            listed = await client.list_tools()
+            tools = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed.tools]
+
+            async def call(tool: str, arguments: dict[str, Any]) -> tuple[Any, str]:
+                result = await client.call_tool(tool, arguments)
+                text = "".join(c.text for c in result.content if c.type == "text")
+                if result.is_error:
+                    raise RuntimeError(f"{tool}: {text}")
+                return result.structured_content, text
+
+            return await run_session(call), tools
+    finally:
+        await missions.aclose()
+
+
+# --------------------------------------------------------------------------- cold start
+
+
+def _rpc(proc: subprocess.Popen[bytes], message: dict[str, Any]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(message).encode() + b"\n")
+    proc.stdin.flush()
+
+
+def _answer(proc: subprocess.Popen[bytes], request_id: int) -> dict[str, Any]:
+    assert proc.stdout is not None
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the server closed stdout before answering")
+        message = json.loads(line)
+        if message.get("id") == request_id:
+            if "error" in message:
+                raise RuntimeError(f"request {request_id} failed: {message['error']}")
+            return message
+
+
+def cold_start(command: list[str], env: dict[str, str]) -> float:
+    """Milliseconds from spawning ``command`` to its ``tools/list`` answer, over raw stdio JSON-RPC."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=env)
+    watchdog = threading.Timer(30, proc.kill)  # a hung server must not hang the benchmark
+    watchdog.start()
+    try:
+        _rpc(proc, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}})
+        _answer(proc, 1)
+        _rpc(proc, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+        _rpc(proc, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+        tools = _answer(proc, 2)["result"]["tools"]
+        elapsed = (time.perf_counter() - started) * 1000
+        assert tools, "tools/list answered no tools"
+        return elapsed
+    finally:
+        watchdog.cancel()
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# --------------------------------------------------------------------------- calls
+
+
+MakeCall = Callable[[int], tuple[str, dict[str, Any]]]
+
+
+@dataclass
+class CallRun:
+    latencies: list[float]
+    """Milliseconds per call, as the client sees them."""
+    gc_pauses: list[tuple[int, float]]
+    """(generation, ms) of every collection in the server during the measured calls."""
+    peak_rss_kib: int
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+    @property
+    def worst_gc(self) -> float:
+        return max((ms for _, ms in self.gc_pauses), default=0.0)
+
+
+def _read_probe(report: Path, since: float, until: float) -> tuple[int, list[tuple[int, float]]]:
+    lines = report.read_text().splitlines()
+    pid = int(lines[0])
+    pauses = []
+    for line in lines[1:]:
+        at, generation, ms = line.split()
+        if since <= float(at) <= until:
+            pauses.append((int(generation), float(ms)))
+    return pid, pauses
+
+
+def _peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def measure_calls(command: list[str], env: dict[str, str], report: Path, calls: int,
+                        make_call: MakeCall) -> CallRun:
+    """``calls`` tool calls through ``mcp.Client`` over stdio to ``command`` run under the GC probe."""
+    params = StdioServerParameters(command=sys.executable, args=[str(PROBE), str(report), *command], env=env)
+    async with Client(params, mode="legacy") as client:
+        for i in range(min(50, calls)):  # warm-up: imports on first use, connection pools, caches
+            await client.call_tool(*make_call(i))
+        latencies = []
+        since = time.monotonic()
+        for i in range(calls):
+            tool, arguments = make_call(i)
+            t = time.perf_counter()
+            result = await client.call_tool(tool, arguments)
+            latencies.append((time.perf_counter() - t) * 1000)
+            if result.is_error:
+                raise RuntimeError(f"{tool}: {result.content}")
+        until = time.monotonic()
+        pid, pauses = _read_probe(report, since, until)
+        rss = _peak_rss_kib(pid)
+    return CallRun(latencies, pauses, rss)
+
+
+def start_api(db: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "missions_mcp", "api", "--port", str(port), "--db", str(db),
+                             "--log-level", "WARNING"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=clean_env())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/ai/missions", timeout=1)
+            return proc
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("missions-mcp api did not start")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def call_runs(tmp: Path, calls: int) -> dict[str, CallRun]:
+    """get_mission and log_event calls on the embedded default and on a loopback API; the floor's echo."""
+    runs: dict[str, CallRun] = {}
+    env_local = clean_env(MISSIONS_DB=str(tmp / "embedded.db"))
+    port = free_port()
+    api = start_api(tmp / "api.db", port)
+    try:
+        targets = {
+            "embedded": (["-m", "missions_mcp", "--log-level", "WARNING"], env_local),
+            "api": (["-m", "missions_mcp", "--base-url", f"http://127.0.0.1:{port}", "--log-level", "WARNING"],
+                    clean_env()),
+        }
+        for name, (command, env) in targets.items():
+            ids = await _seed(command, env)
+            ref = {"mission_id": ids["mission_id"], "run_id": ids["run_id"]}
+            reads, writes = _series(ref)
+            runs[f"get_mission {name}"] = await measure_calls(command, env, tmp / f"get-{name}.gc", calls, reads)
+            runs[f"log_event {name}"] = await measure_calls(command, env, tmp / f"log-{name}.gc", calls, writes)
+        runs["floor"] = await measure_calls([str(ECHO)], clean_env(), tmp / "floor.gc", calls,
+                                            lambda i: ("echo", {"mission_id": "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e"}))
+    finally:
+        api.terminate()
+        api.wait(timeout=10)
+    return runs
+
+
+def _series(ref: dict[str, str]) -> tuple[MakeCall, MakeCall]:
+    """The measured calls: a read of the mission, an event logged on the run."""
+
+    def read(i: int) -> tuple[str, dict[str, Any]]:
+        return "get_mission", {"mission_id": ref["mission_id"]}
+
+    def write(i: int) -> tuple[str, dict[str, Any]]:
+        return "log_event", {**ref, "type": "tool_call", "summary": f"call {i}", "step_id": "s1"}
+
+    return read, write
+
+
+async def _seed(command: list[str], env: dict[str, str]) -> dict[str, str]:
+    """A mission and a running run to call against."""
+    params = StdioServerParameters(command=sys.executable, args=command, env=env)
+    async with AsyncExitStack() as stack:
+        client = await stack.enter_async_context(Client(params, mode="legacy"))
+
+        async def call(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+            result = await client.call_tool(tool, arguments)
+            if result.is_error:
+                raise RuntimeError(f"{tool}: {result.content}")
+            data = result.structured_content or {}
+            return data.get("data", data) if isinstance(data, dict) else {}
+
+        mission = await call("create_mission", {"name": "bench"})
+        run = await call("start_run", {"mission_id": mission["mission_id"]})
+        ids = {"mission_id": mission["mission_id"], "run_id": run["run_id"]}
+        await call("update_run", {**ids, "status": "running"})
+        await call("create_plan", {**ids, "steps": [{"step_id": "s1", "description": "work", "sequence": 1}]})
+        return ids
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def table(session: list[CallBytes], tools: list[dict[str, Any]], starts: dict[str, list[float]],
+          runs: dict[str, CallRun], calls: int) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    args_total = sum(c.arguments for c in session)
+    results_total = sum(c.result for c in session)
+    for n, c in enumerate(session, start=1):
+        rows.append((f"session call {n:2d} `{c.tool}`: arguments / result", f"{c.arguments} / {c.result} B", "", "",
+                     ""))
+    rows.append(("**standard session, 20 calls: arguments / results / total**",
+                 f"**{args_total:,} / {results_total:,} / {args_total + results_total:,} B**", "", "", ""))
+    core = [t for t in tools if t["name"] in CORE]
+    rows.append((f"tool definitions, all {len(tools)} tools", f"{definition_bytes(tools):,} B", "", "", ""))
+    rows.append((f"tool definitions, self-reporting core ({len(core)} tools)", f"{definition_bytes(core):,} B", "",
+                 "", ""))
+    floor_start = statistics.median(starts["floor"])
+
+    def above(name: str) -> str:
+        return f"{statistics.median(starts[name]) - floor_start:+.0f}"
+
+    rows.append((f"spawn → initialize → tools/list answered, median of {len(starts['floor'])}",
+                 f"{statistics.median(starts['embedded']):.0f} ms", f"{statistics.median(starts['api']):.0f} ms",
+                 f"{floor_start:.0f} ms", f"{above('embedded')} / {above('api')} ms"))
+    floor = runs["floor"]
+    for tool in ("get_mission", "log_event"):
+        local, api = runs[f"{tool} embedded"], runs[f"{tool} api"]
+        for label, q in (("p50", 50), ("p99", 99)):
+            rows.append((f"tools/call `{tool}` {label}, {calls} calls", f"{local.pct(q):.2f} ms", f"{api.pct(q):.2f} ms",
+                         f"{floor.pct(q):.2f} ms",
+                         f"{local.pct(q) / floor.pct(q):.2f}× / {api.pct(q) / floor.pct(q):.2f}×"))
+        rows.append((f"tools/call `{tool}` worst of {calls}", f"{max(local.latencies):.1f} ms",
+                     f"{max(api.latencies):.1f} ms", f"{max(floor.latencies):.1f} ms", ""))
+        rows.append(("worst GC pause in the server during those calls (collections: gen 0/1/2)",
+                     f"{local.worst_gc:.1f} ms ({_gens(local)})", f"{api.worst_gc:.1f} ms ({_gens(api)})",
+                     f"{floor.worst_gc:.1f} ms ({_gens(floor)})", ""))
+    peak_local = max(runs["get_mission embedded"].peak_rss_kib, runs["log_event embedded"].peak_rss_kib)
+    peak_api = max(runs["get_mission api"].peak_rss_kib, runs["log_event api"].peak_rss_kib)
+    rows.append((f"peak RSS of the server after {calls + 50} calls", f"{peak_local / 1024:.1f} MiB",
+                 f"{peak_api / 1024:.1f} MiB", f"{floor.peak_rss_kib / 1024:.1f} MiB",
+                 f"{peak_local / floor.peak_rss_kib:.2f}× / {peak_api / floor.peak_rss_kib:.2f}×"))
+    return rows
+
+
+def _gens(run: CallRun) -> str:
+    return "/".join(str(sum(1 for g, _ in run.gc_pauses if g == gen)) for gen in (0, 1, 2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=1000, help="measured tools/call per series (default 1000)")
+    parser.add_argument("--spawns", type=int, default=15, help="cold starts per server (default 15)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        session, tools = anyio.run(in_process_session, tmp / "session.db")
+        port = free_port()
+        api = start_api(tmp / "cold-api.db", port)
+        commands = {
+            "embedded": ([sys.executable, "-m", "missions_mcp"], clean_env(MISSIONS_DB=str(tmp / "cold.db"))),
+            "api": ([sys.executable, "-m", "missions_mcp", "--base-url", f"http://127.0.0.1:{port}"], clean_env()),
+            "floor": ([sys.executable, str(ECHO)], clean_env()),
+        }
+        starts: dict[str, list[float]] = {name: [] for name in commands}
+        try:
+            for name, (command, env) in commands.items():
+                cold_start(command, env)  # once untimed: the OS file cache, .pyc files
+            for _ in range(args.spawns):  # interleaved, so a busy moment costs all three alike
+                for name, (command, env) in commands.items():
+                    starts[name].append(cold_start(command, env))
+        finally:
+            api.terminate()
+            api.wait(timeout=10)
+        runs = anyio.run(call_runs, tmp, args.calls)
+    rows = table(session, tools, starts, runs, args.calls)
+    print(f"Python {platform.python_version()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}; "
+          f"`python bench/bench_session.py --calls {args.calls} --spawns {args.spawns}`\n")
+    print("| measure | missions-mcp, embedded | missions-mcp → loopback `missions-mcp api` | SDK floor (echo) "
+          + "| vs. floor (embedded / api) |")
+    print("|---|---:|---:|---:|---:|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from missions_mcp import models
-from missions_mcp.catalogue import BY_NAME, OPERATIONS, TOOLSETS
+from missions_mcp import models, params
+from missions_mcp.catalogue import BY_NAME, ID_NOUNS, OPERATIONS, TOOLSETS, Operation, tool_names_in
 
 ISSUE_TOOL_NAMES = (
     "list_missions create_mission get_mission update_mission delete_mission clone_mission list_recent_runs "
@@ -162,3 +162,58 @@ def test_schemas_are_lean_and_self_contained(op):
     assert op.output_schema["type"] == "object"
     assert "$ref" not in repr(op.output_schema)
     assert 0 < len(op.description) <= 120
+
+
+# --------------------------------------------------------------------------- derived facts, pinned
+
+
+def test_what_each_call_changes_is_derived_from_the_table():
+    """Subscribers hear of a change only if the call's entry says what it changes: pin the derivation."""
+    run = {op.name for op in OPERATIONS if op.changes == "run"}
+    mission = {op.name for op in OPERATIONS if op.changes == "mission"}
+    run_list = {op.name for op in OPERATIONS if op.changes_run_list}
+    assert run == {"update_run", "cancel_run", "pause_run", "resume_run", "create_plan", "add_plan_steps",
+                   "update_plan_step", "log_event", "link_agent", "unlink_agent", "start_run"}
+    assert mission == {"update_mission", "delete_mission"}
+    assert run_list == {"start_run", "delete_mission"}
+    assert {op.name for op in OPERATIONS if op.starts_run} == {"start_run"}
+    assert all(op.changes is None for op in OPERATIONS if op.read_only)
+
+
+def test_id_nouns_come_from_the_entries():
+    assert ID_NOUNS == {"mission_id": "mission", "run_id": "run", "step_id": "plan step", "event_id": "event",
+                        "telnyx_agent_id": "linked agent", "tool_id": "mission tool",
+                        "knowledge_base_id": "knowledge base", "mcp_server_id": "MCP server"}
+    for op in OPERATIONS:
+        assert set(op.path_fields) <= set(ID_NOUNS), op.name
+        assert bool(op.noun) == op.path.endswith("}"), op.name
+
+
+def test_core_and_hot_sets():
+    assert {op.name for op in OPERATIONS if op.core} == {
+        "list_missions", "create_mission", "start_run", "update_run", "create_plan", "add_plan_steps",
+        "update_plan_step", "log_event", "get_plan", "get_run"}
+    assert {op.name for op in OPERATIONS if op.hot} == {"log_event", "update_plan_step", "get_run", "update_run",
+                                                        "list_events", "get_plan"}
+
+
+def test_entries_are_keyword_only_and_their_models_written_out():
+    op = OPERATIONS[0]
+    with pytest.raises(TypeError):
+        Operation(op.name, op.title, op.description, op.toolset, op.method, op.path,  # type: ignore[misc]
+                  op.params, op.result, op.operation_id, op.status)
+    for op in OPERATIONS:
+        # every argument model is a class of params.py, found by its name (no classes built at run time)
+        assert getattr(params, op.params.__name__) is op.params, op.name
+
+
+def test_toolsets_are_records_with_a_description():
+    assert list(TOOLSETS) == ["missions", "runs", "plan", "events", "agents", "mission_tools", "knowledge_bases",
+                              "mcp_servers"]
+    for name, toolset in TOOLSETS.items():
+        assert toolset.name == name and toolset.description.endswith(".")
+
+
+def test_tool_names_in_text():
+    assert tool_names_in("call start_run, then update_run; not start_runs or list_things") == {"start_run",
+                                                                                              "update_run"}

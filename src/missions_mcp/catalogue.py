@@ -1,27 +1,41 @@
 """The operation table: one declarative entry per operation of the Missions API.
 
 Everything else is derived from this table: the MCP tools (name, schemas, annotations,
-description), the HTTP request the client builds, the tool filters, the README's tool list and
-the tests that loop over every operation. Adding an operation is one entry plus its models.
+description), the HTTP request the client builds, the tool filters, the nouns of ids in messages,
+which views a call changes, the embedded API's routes, the README's tool list and the tests that
+loop over every operation. Adding an operation is one entry plus its argument model in
+:mod:`missions_mcp.params` — never a side table to remember.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 
 from . import models as m
 from . import params as p
+from .schema import output_schema, tool_schema
 
-__all__ = ["Operation", "OPERATIONS", "BY_NAME", "TOOLSETS", "Confirmation", "tool_schema", "output_schema"]
+__all__ = [
+    "Operation",
+    "OPERATIONS",
+    "BY_NAME",
+    "Toolset",
+    "TOOLSETS",
+    "ID_NOUNS",
+    "Confirmation",
+    "tool_names_in",
+    "tool_list_markdown",
+]
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+Scope = Literal["run", "mission"]
+"""What a write changes, for the views that show it: one run (and its plan, events, agents), or a mission."""
 
 
 class Confirmation(BaseModel):
@@ -31,106 +45,38 @@ class Confirmation(BaseModel):
     message: str
 
 
-# --------------------------------------------------------------------------- JSON Schema
+@dataclass(frozen=True, slots=True)
+class Toolset:
+    """A group of tools a user enables or leaves out together (``--toolsets``)."""
+
+    name: str
+    description: str
 
 
-class _LeanSchema(GenerateJsonSchema):
-    """JSON Schema without what costs tokens and says nothing: titles, ``null`` branches of
-    optional arguments (absent means "not given"), ``default: null`` and
-    ``additionalProperties: true``."""
-
-    def field_title_should_be_set(self, schema: Any) -> bool:
-        return False
-
-    def nullable_schema(self, schema: Any) -> Any:
-        return self.generate_inner(schema["schema"])
-
-    def default_schema(self, schema: Any) -> Any:
-        out = super().default_schema(schema)
-        if out.get("default", ...) is None:
-            out.pop("default")
-        return out
-
-    def model_schema(self, schema: Any) -> Any:
-        out = super().model_schema(schema)
-        out.pop("additionalProperties", None)  # unknown keys are still refused, by name, on validation
-        return out
-
-    def dict_schema(self, schema: Any) -> Any:
-        out = super().dict_schema(schema)
-        if out.get("additionalProperties") is True:
-            out.pop("additionalProperties")  # a free-form object: the JSON Schema default
-        return out
-
-    def enum_schema(self, schema: Any) -> Any:
-        out = super().enum_schema(schema)
-        out.pop("type", None)  # implied by the values
-        return out
-
-
-class _OutputSchema(GenerateJsonSchema):
-    """JSON Schema of a result: titles dropped, nullability kept (the API may answer ``null``).
-
-    A nullable scalar is written ``{"type": ["string", "null"]}`` rather than an ``anyOf`` of two
-    schemas: the same meaning, fewer bytes, and a client that validates every result against it
-    does less work (jsonschema's ``anyOf`` is its dearest keyword here)."""
-
-    def field_title_should_be_set(self, schema: Any) -> bool:
-        return False
-
-    def nullable_schema(self, schema: Any) -> Any:
-        inner = self.generate_inner(schema["schema"])
-        if isinstance(inner.get("type"), str) and set(inner) <= {"type", "format", "additionalProperties"}:
-            return {**inner, "type": [inner["type"], "null"]}
-        return super().nullable_schema(schema)
-
-    def default_schema(self, schema: Any) -> Any:
-        out = super().default_schema(schema)
-        if out.get("default", ...) is None:
-            out.pop("default")  # a default says nothing about an answer
-        return out
-
-
-def _inline(node: Any, defs: dict[str, Any]) -> Any:
-    """Inline ``$ref``s into ``$defs`` and drop model titles, so a schema stands alone."""
-    if isinstance(node, dict):
-        if "$ref" in node:
-            target = defs[node["$ref"].rsplit("/", 1)[-1]]
-            merged = {**_inline(target, defs), **{k: _inline(v, defs) for k, v in node.items() if k != "$ref"}}
-            return merged
-        return {k: _inline(v, defs) for k, v in node.items() if k not in ("$defs", "title")}
-    if isinstance(node, list):
-        return [_inline(v, defs) for v in node]
-    return node
-
-
-def _schema(model: type[BaseModel], generator: type[GenerateJsonSchema], mode: JsonSchemaMode) -> dict[str, Any]:
-    raw = model.model_json_schema(schema_generator=generator, mode=mode)
-    schema = _inline(raw, raw.get("$defs", {}))
-    schema.pop("description", None)  # the model's docstring is not the tool's description
-    return schema
-
-
-def tool_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The ``inputSchema`` of a tool: lean and self-contained.
-
-    ``additionalProperties: false`` is left out to save tokens on every tool; the argument model
-    still refuses unknown keys and names them in the error.
-    """
-    return _schema(model, _LeanSchema, "validation")
-
-
-def output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The ``outputSchema`` of a tool: the response envelope as the API sends it."""
-    return _schema(model, _OutputSchema, "serialization")
+TOOLSETS: Mapping[str, Toolset] = {
+    ts.name: ts
+    for ts in (
+        Toolset("missions", "Missions: reusable definitions of multi-step work; recent runs and events of all."),
+        Toolset("runs", "Runs of a mission: start, follow, finish, pause, resume, cancel."),
+        Toolset("plan", "A run's plan: its steps and their status."),
+        Toolset("events", "A run's timeline: step starts and ends, tool calls, results, messages, errors."),
+        Toolset("agents", "Telnyx AI agents linked to a run."),
+        Toolset("mission_tools", "Tools a mission's agents may use."),
+        Toolset("knowledge_bases", "Knowledge bases of a mission."),
+        Toolset("mcp_servers", "MCP servers a mission's agents may use."),
+    )
+}
+"""The toolsets, by name, in the order the README and ``--help`` list them."""
 
 
 # --------------------------------------------------------------------------- the entry
 
 _PATH_VAR = re.compile(r"{(\w+)}")
+_MISSION = "/ai/missions/{mission_id}"
+_RUN = _MISSION + "/runs/{run_id}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Operation:
     """One operation of the Missions API, and the MCP tool that performs it."""
 
@@ -147,21 +93,29 @@ class Operation:
     """The contract's ``operationId`` (the SDK method path)."""
     status: int
     """The contract's success status code."""
+    noun: str = ""
+    """What the path's last id names ("run", "plan step"); required when the path ends with an id."""
     idempotent: bool | None = None
-    """Overrides the idempotency derived from the method (GET, PUT, DELETE: idempotent)."""
+    """Overrides the idempotency derived from the method (GET, PUT, PATCH, DELETE: idempotent)."""
     destructive: bool | None = None
     """Overrides the destructiveness derived from the method (PUT, PATCH, DELETE: destructive)."""
     idempotency_field: str | None = None
     """A body field the client fills with the call's idempotency key when the caller leaves it out."""
-    resource: str = field(default="")
-    """What the path's last id names, for messages ("run", "plan step")."""
+    core: bool = False
+    """Part of the self-reporting flow an agent calls on every run (kept within a byte budget)."""
+    hot: bool = False
+    """Called on every step of an agent's work: the embedded API's router tries these routes first."""
 
     def __post_init__(self) -> None:
         if self.method not in HTTP_METHODS:
             raise ValueError(f"{self.name}: unknown HTTP method {self.method}")
+        if self.toolset not in TOOLSETS:
+            raise ValueError(f"{self.name}: unknown toolset {self.toolset}")
         missing = set(self.path_fields) - set(self.params.model_fields)
         if missing:
             raise ValueError(f"{self.name}: path variables {sorted(missing)} are not fields of {self.params.__name__}")
+        if self.path.endswith("}") != bool(self.noun):
+            raise ValueError(f"{self.name}: give noun= exactly when the path ends with an id")
 
     # -- where each argument goes
 
@@ -191,10 +145,6 @@ class Operation:
         taken = set(self.path_fields) | set(self.query_fields) | {self.whole_body_field}
         return tuple(n for n in self.params.model_fields if n not in taken)
 
-    @property
-    def has_body(self) -> bool:
-        return self.whole_body_field is not None or bool(self.body_fields)
-
     # -- what the tool promises
 
     @property
@@ -223,206 +173,274 @@ class Operation:
     def output_schema(self) -> dict[str, Any]:
         return output_schema(self.result or Confirmation)
 
+    # -- what a successful call changes
+
+    @property
+    def starts_run(self) -> bool:
+        """Creates a run: its id comes back in the answer, not in the arguments."""
+        return self.method == "POST" and self.path == _MISSION + "/runs"
+
+    @property
+    def changes(self) -> Scope | None:
+        """The views a successful call changes: those of the run it names or starts, or of the mission itself."""
+        if self.read_only:
+            return None
+        if "run_id" in self.path_fields or self.starts_run:
+            return "run"
+        if self.path == _MISSION:
+            return "mission"
+        return None
+
+    @property
+    def changes_run_list(self) -> bool:
+        """Changes which runs exist (what ``resources/list`` offers)."""
+        return self.starts_run or (self.method == "DELETE" and self.path == _MISSION)
+
 
 # --------------------------------------------------------------------------- the table
-
-_RUN = "/ai/missions/{mission_id}/runs/{run_id}"
 
 OPERATIONS: tuple[Operation, ...] = (
     # missions
     Operation(
-        "list_missions", "List missions", "List missions, newest first.",
-        "missions", "GET", "/ai/missions", p.ListMissionsArgs, m.MissionsListResponse,
-        "missions.list", 200,
+        name="list_missions", title="List missions", description="List missions, newest first.",
+        toolset="missions", method="GET", path="/ai/missions",
+        params=p.ListMissionsArgs, result=m.MissionsListResponse,
+        operation_id="missions.list", status=200, core=True,
     ),
     Operation(
-        "create_mission", "Create mission",
-        "Create a mission: a reusable definition of multi-step work.",
-        "missions", "POST", "/ai/missions", p.CreateMissionArgs, m.MissionResponse,
-        "missions.create", 201,
+        name="create_mission", title="Create mission",
+        description="Create a mission: a reusable definition of multi-step work.",
+        toolset="missions", method="POST", path="/ai/missions",
+        params=p.CreateMissionArgs, result=m.MissionResponse,
+        operation_id="missions.create", status=201, core=True,
     ),
     Operation(
-        "get_mission", "Get mission", "Get a mission.",
-        "missions", "GET", "/ai/missions/{mission_id}", p.MissionRef, m.MissionResponse,
-        "missions.retrieve", 200, resource="mission",
+        name="get_mission", title="Get mission", description="Get a mission.",
+        toolset="missions", method="GET", path=_MISSION,
+        params=p.MissionRef, result=m.MissionResponse,
+        operation_id="missions.retrieve", status=200, noun="mission",
     ),
     Operation(
-        "update_mission", "Update mission", "Update a mission; fields left out are kept.",
-        "missions", "PUT", "/ai/missions/{mission_id}", p.UpdateMissionArgs, m.MissionResponse,
-        "missions.update_mission", 200, resource="mission",
+        name="update_mission", title="Update mission", description="Update a mission; fields left out are kept.",
+        toolset="missions", method="PUT", path=_MISSION,
+        params=p.UpdateMissionArgs, result=m.MissionResponse,
+        operation_id="missions.update_mission", status=200, noun="mission",
     ),
     Operation(
-        "delete_mission", "Delete mission", "Delete a mission and all its runs.",
-        "missions", "DELETE", "/ai/missions/{mission_id}", p.MissionRef, None,
-        "missions.delete_mission", 204, resource="mission",
+        name="delete_mission", title="Delete mission", description="Delete a mission and all its runs.",
+        toolset="missions", method="DELETE", path=_MISSION,
+        params=p.MissionRef, result=None,
+        operation_id="missions.delete_mission", status=204, noun="mission",
     ),
     Operation(
-        "clone_mission", "Clone mission", "Copy a mission, without its runs.",
-        "missions", "POST", "/ai/missions/{mission_id}/clone", p.CloneMissionArgs, m.UntypedResponse,
-        "missions.clone_mission", 201, resource="mission",
+        name="clone_mission", title="Clone mission", description="Copy a mission, without its runs.",
+        toolset="missions", method="POST", path=_MISSION + "/clone",
+        params=p.CloneMissionArgs, result=m.UntypedResponse,
+        operation_id="missions.clone_mission", status=201,
     ),
     Operation(
-        "list_recent_runs", "List recent runs", "List runs of all missions, newest first.",
-        "runs", "GET", "/ai/missions/runs", p.ListRecentRunsArgs, m.MissionRunsListResponse,
-        "runs.list_runs", 200,
+        name="list_recent_runs", title="List recent runs", description="List runs of all missions, newest first.",
+        toolset="runs", method="GET", path="/ai/missions/runs",
+        params=p.ListRecentRunsArgs, result=m.MissionRunsListResponse,
+        operation_id="runs.list_runs", status=200,
     ),
     Operation(
-        "list_recent_events", "List recent events", "List events of all runs, newest first.",
-        "events", "GET", "/ai/missions/events", p.ListRecentEventsArgs, m.EventsListResponse,
-        "missions.list_events", 200,
+        name="list_recent_events", title="List recent events", description="List events of all runs, newest first.",
+        toolset="events", method="GET", path="/ai/missions/events",
+        params=p.ListRecentEventsArgs, result=m.EventsListResponse,
+        operation_id="missions.list_events", status=200,
     ),
     # runs
     Operation(
-        "list_runs", "List runs", "List a mission's runs, newest first.",
-        "runs", "GET", "/ai/missions/{mission_id}/runs", p.ListRunsArgs, m.MissionRunsListResponse,
-        "runs.list", 200, resource="mission",
+        name="list_runs", title="List runs", description="List a mission's runs, newest first.",
+        toolset="runs", method="GET", path=_MISSION + "/runs",
+        params=p.ListRunsArgs, result=m.MissionRunsListResponse,
+        operation_id="runs.list", status=200,
     ),
     Operation(
-        "start_run", "Start run", "Start a run (pending); set it running with update_run.",
-        "runs", "POST", "/ai/missions/{mission_id}/runs", p.StartRunArgs, m.MissionRunResponse,
-        "runs.create", 201, resource="mission",
+        name="start_run", title="Start run", description="Start a run (pending); set it running with update_run.",
+        toolset="runs", method="POST", path=_MISSION + "/runs",
+        params=p.StartRunArgs, result=m.MissionRunResponse,
+        operation_id="runs.create", status=201, core=True,
     ),
     Operation(
-        "get_run", "Get run", "Get a run: status, result, timings.",
-        "runs", "GET", _RUN, p.RunRef, m.MissionRunResponse,
-        "runs.retrieve", 200, resource="run",
+        name="get_run", title="Get run", description="Get a run: status, result, timings.",
+        toolset="runs", method="GET", path=_RUN,
+        params=p.RunRef, result=m.MissionRunResponse,
+        operation_id="runs.retrieve", status=200, noun="run", core=True, hot=True,
     ),
     Operation(
-        "update_run", "Update run",
-        "Update a run; finish with succeeded + result_summary or failed + error.",
-        "runs", "PATCH", _RUN, p.UpdateRunArgs, m.MissionRunResponse,
-        "runs.update", 200, idempotent=False, resource="run",
+        name="update_run", title="Update run",
+        description="Update a run; finish with succeeded + result_summary or failed + error.",
+        toolset="runs", method="PATCH", path=_RUN,
+        params=p.UpdateRunArgs, result=m.MissionRunResponse,
+        operation_id="runs.update", status=200, noun="run", idempotent=False, core=True, hot=True,
     ),
     Operation(
-        "cancel_run", "Cancel run", "Cancel an unfinished run for good.",
-        "runs", "POST", _RUN + "/cancel", p.RunRef, m.MissionRunResponse,
-        "runs.cancel_run", 200, destructive=True, resource="run",
+        name="cancel_run", title="Cancel run", description="Cancel an unfinished run for good.",
+        toolset="runs", method="POST", path=_RUN + "/cancel",
+        params=p.RunRef, result=m.MissionRunResponse,
+        operation_id="runs.cancel_run", status=200, destructive=True,
     ),
     Operation(
-        "pause_run", "Pause run", "Pause a running run.",
-        "runs", "POST", _RUN + "/pause", p.RunRef, m.MissionRunResponse,
-        "runs.pause_run", 200, resource="run",
+        name="pause_run", title="Pause run", description="Pause a running run.",
+        toolset="runs", method="POST", path=_RUN + "/pause",
+        params=p.RunRef, result=m.MissionRunResponse,
+        operation_id="runs.pause_run", status=200,
     ),
     Operation(
-        "resume_run", "Resume run", "Resume a paused run.",
-        "runs", "POST", _RUN + "/resume", p.RunRef, m.MissionRunResponse,
-        "runs.resume_run", 200, resource="run",
+        name="resume_run", title="Resume run", description="Resume a paused run.",
+        toolset="runs", method="POST", path=_RUN + "/resume",
+        params=p.RunRef, result=m.MissionRunResponse,
+        operation_id="runs.resume_run", status=200,
     ),
     # events
     Operation(
-        "list_events", "List events", "List a run's events, oldest first.",
-        "events", "GET", _RUN + "/events", p.ListEventsArgs, m.EventsListResponse,
-        "runs.events.list", 200, resource="run",
+        name="list_events", title="List events", description="List a run's events, oldest first.",
+        toolset="events", method="GET", path=_RUN + "/events",
+        params=p.ListEventsArgs, result=m.EventsListResponse,
+        operation_id="runs.events.list", status=200, hot=True,
     ),
     Operation(
-        "log_event", "Log event",
-        "Log what happened in a run: step starts/ends, tool calls, results, messages, errors.",
-        "events", "POST", _RUN + "/events", p.LogEventArgs, m.EventResponse,
-        "runs.events.log", 201, idempotency_field="idempotency_key", resource="run",
+        name="log_event", title="Log event",
+        description="Log what happened in a run: step starts/ends, tool calls, results, messages, errors.",
+        toolset="events", method="POST", path=_RUN + "/events",
+        params=p.LogEventArgs, result=m.EventResponse,
+        operation_id="runs.events.log", status=201, idempotency_field="idempotency_key", core=True, hot=True,
     ),
     Operation(
-        "get_event", "Get event", "Get one event.",
-        "events", "GET", _RUN + "/events/{event_id}", p.GetEventArgs, m.EventResponse,
-        "runs.events.get_event_details", 200, resource="event",
+        name="get_event", title="Get event", description="Get one event.",
+        toolset="events", method="GET", path=_RUN + "/events/{event_id}",
+        params=p.GetEventArgs, result=m.EventResponse,
+        operation_id="runs.events.get_event_details", status=200, noun="event",
     ),
     # plan
     Operation(
-        "get_plan", "Get plan", "Get a run's plan: ordered steps with status.",
-        "plan", "GET", _RUN + "/plan", p.RunRef, m.PlanResponse,
-        "runs.plan.retrieve", 200, resource="run",
+        name="get_plan", title="Get plan", description="Get a run's plan: ordered steps with status.",
+        toolset="plan", method="GET", path=_RUN + "/plan",
+        params=p.RunRef, result=m.PlanResponse,
+        operation_id="runs.plan.retrieve", status=200, core=True, hot=True,
     ),
     Operation(
-        "create_plan", "Create plan",
-        "Write a run's plan (once; then add_plan_steps).",
-        "plan", "POST", _RUN + "/plan", p.CreatePlanArgs, m.PlanStepsCreatedResponse,
-        "runs.plan.create", 201, resource="run",
+        name="create_plan", title="Create plan", description="Write a run's plan (once; then add_plan_steps).",
+        toolset="plan", method="POST", path=_RUN + "/plan",
+        params=p.CreatePlanArgs, result=m.PlanStepsCreatedResponse,
+        operation_id="runs.plan.create", status=201, core=True,
     ),
     Operation(
-        "add_plan_steps", "Add plan steps", "Append steps to a run's plan.",
-        "plan", "POST", _RUN + "/plan/steps", p.AddPlanStepsArgs, m.PlanStepsCreatedResponse,
-        "runs.plan.add_steps_to_plan", 201, resource="run",
+        name="add_plan_steps", title="Add plan steps", description="Append steps to a run's plan.",
+        toolset="plan", method="POST", path=_RUN + "/plan/steps",
+        params=p.AddPlanStepsArgs, result=m.PlanStepsCreatedResponse,
+        operation_id="runs.plan.add_steps_to_plan", status=201, core=True,
     ),
     Operation(
-        "get_plan_step", "Get plan step", "Get one plan step.",
-        "plan", "GET", _RUN + "/plan/steps/{step_id}", p.GetPlanStepArgs, m.PlanStepResponse,
-        "runs.plan.get_step_details", 200, resource="plan step",
+        name="get_plan_step", title="Get plan step", description="Get one plan step.",
+        toolset="plan", method="GET", path=_RUN + "/plan/steps/{step_id}",
+        params=p.GetPlanStepArgs, result=m.PlanStepResponse,
+        operation_id="runs.plan.get_step_details", status=200, noun="plan step",
     ),
     Operation(
-        "update_plan_step", "Update plan step",
-        "Set a step in_progress when you start it, then completed, skipped or failed.",
-        "plan", "PATCH", _RUN + "/plan/steps/{step_id}", p.UpdatePlanStepArgs, m.PlanStepResponse,
-        "runs.plan.update_step", 200, resource="plan step",
+        name="update_plan_step", title="Update plan step",
+        description="Set a step in_progress when you start it, then completed, skipped or failed.",
+        toolset="plan", method="PATCH", path=_RUN + "/plan/steps/{step_id}",
+        params=p.UpdatePlanStepArgs, result=m.PlanStepResponse,
+        operation_id="runs.plan.update_step", status=200, noun="plan step", core=True, hot=True,
     ),
     # agents
     Operation(
-        "list_run_agents", "List run agents", "List Telnyx agents linked to a run.",
-        "agents", "GET", _RUN + "/telnyx-agents", p.RunRef, m.TelnyxAgentsListResponse,
-        "runs.telnyx_agents.list", 200, resource="run",
+        name="list_run_agents", title="List run agents", description="List Telnyx agents linked to a run.",
+        toolset="agents", method="GET", path=_RUN + "/telnyx-agents",
+        params=p.RunRef, result=m.TelnyxAgentsListResponse,
+        operation_id="runs.telnyx_agents.list", status=200,
     ),
     Operation(
-        "link_agent", "Link agent", "Link a Telnyx AI agent to a run.",
-        "agents", "POST", _RUN + "/telnyx-agents", p.LinkAgentArgs, m.TelnyxAgentResponse,
-        "runs.telnyx_agents.link", 201, resource="run",
+        name="link_agent", title="Link agent", description="Link a Telnyx AI agent to a run.",
+        toolset="agents", method="POST", path=_RUN + "/telnyx-agents",
+        params=p.LinkAgentArgs, result=m.TelnyxAgentResponse,
+        operation_id="runs.telnyx_agents.link", status=201,
     ),
     Operation(
-        "unlink_agent", "Unlink agent", "Unlink a Telnyx AI agent from a run.",
-        "agents", "DELETE", _RUN + "/telnyx-agents/{telnyx_agent_id}", p.UnlinkAgentArgs, None,
-        "runs.telnyx_agents.unlink", 204, resource="linked agent",
+        name="unlink_agent", title="Unlink agent", description="Unlink a Telnyx AI agent from a run.",
+        toolset="agents", method="DELETE", path=_RUN + "/telnyx-agents/{telnyx_agent_id}",
+        params=p.UnlinkAgentArgs, result=None,
+        operation_id="runs.telnyx_agents.unlink", status=204, noun="linked agent",
     ),
 )
 
 
-def _sub_resource(toolset: str, segment: str, id_field: str, label: str, singular: str, plural: str,
-                  sdk_one: str, sdk_many: str) -> Iterator[Operation]:
-    """The five CRUD operations of one untyped mission sub-resource."""
-    args = p.sub_resource_args(id_field, label)
-    base = "/ai/missions/{mission_id}/" + segment
+def _sub_resource(
+    *,
+    toolset: str,
+    segment: str,
+    item_ref: type[BaseModel],
+    update_args: type[BaseModel],
+    singular: str,
+    plural: str,
+    sdk_one: str,
+) -> Iterator[Operation]:
+    """The five CRUD operations of one untyped mission sub-resource (tools, knowledge bases, MCP servers)."""
+    base = _MISSION + "/" + segment
+    (id_field,) = set(item_ref.model_fields) - {"mission_id"}
     item = base + "/{" + id_field + "}"
-    one = singular.lower().replace(" ", "_")
-    many = plural.lower().replace(" ", "_")
-    sdk = toolset if toolset != "mission_tools" else "tools"
-    short_plural = plural.removeprefix("mission ")
-    article = "an" if singular[0] in "AEIOUM" else "a"  # an MCP server
+    one, many = singular.lower().replace(" ", "_"), plural.lower().replace(" ", "_")
+    sdk = "tools" if toolset == "mission_tools" else toolset
+    sdk_many = sdk_one + "s"
+    a = "an" if singular[0] in "AEIOUM" else "a"  # an MCP server
+    common: dict[str, Any] = {"toolset": toolset, "result": m.UntypedResponse}
     yield Operation(
-        f"list_{many}", f"List {plural}", f"List a mission's {short_plural}.",
-        toolset, "GET", base, args["list"], m.UntypedResponse, f"{sdk}.list_{sdk_many}", 200, resource="mission",
+        name=f"list_{many}", title=f"List {plural}", description=f"List a mission's {plural.removeprefix('mission ')}.",
+        method="GET", path=base, params=p.ListSubResourceArgs,
+        operation_id=f"{sdk}.list_{sdk_many}", status=200, **common,
     )
     yield Operation(
-        f"create_{one}", f"Create {singular}", f"Add {article} {singular} to a mission.",
-        toolset, "POST", base, args["create"], m.UntypedResponse, f"{sdk}.create_{sdk_one}", 201,
-        resource="mission",
+        name=f"create_{one}", title=f"Create {singular}", description=f"Add {a} {singular} to a mission.",
+        method="POST", path=base, params=p.CreateSubResourceArgs,
+        operation_id=f"{sdk}.create_{sdk_one}", status=201, **common,
     )
     yield Operation(
-        f"get_{one}", f"Get {singular}", f"Get {article} {singular}.",
-        toolset, "GET", item, args["get"], m.UntypedResponse, f"{sdk}.get_{sdk_one}", 200, resource=singular,
+        name=f"get_{one}", title=f"Get {singular}", description=f"Get {a} {singular}.",
+        method="GET", path=item, params=item_ref,
+        operation_id=f"{sdk}.get_{sdk_one}", status=200, noun=singular, **common,
     )
     yield Operation(
-        f"update_{one}", f"Update {singular}", f"Replace {article} {singular}.",
-        toolset, "PUT", item, args["update"], m.UntypedResponse, f"{sdk}.update_{sdk_one}", 200,
-        resource=singular,
+        name=f"update_{one}", title=f"Update {singular}", description=f"Replace {a} {singular}.",
+        method="PUT", path=item, params=update_args,
+        operation_id=f"{sdk}.update_{sdk_one}", status=200, noun=singular, **common,
     )
     yield Operation(
-        f"delete_{one}", f"Delete {singular}", f"Delete {article} {singular}.",
-        toolset, "DELETE", item, args["delete"], None, f"{sdk}.delete_{sdk_one}", 204, resource=singular,
+        name=f"delete_{one}", title=f"Delete {singular}", description=f"Delete {a} {singular}.",
+        method="DELETE", path=item, params=item_ref,
+        operation_id=f"{sdk}.delete_{sdk_one}", status=204, noun=singular, **{**common, "result": None},
     )
 
 
 OPERATIONS = OPERATIONS + (
-    *_sub_resource("mission_tools", "tools", "tool_id", "MissionTool", "mission tool", "mission tools",
-                   "tool", "tools"),
-    *_sub_resource("knowledge_bases", "knowledge-bases", "knowledge_base_id", "KnowledgeBase", "knowledge base",
-                   "knowledge bases", "knowledge_base", "knowledge_bases"),
-    *_sub_resource("mcp_servers", "mcp-servers", "mcp_server_id", "McpServer", "MCP server", "MCP servers",
-                   "mcp_server", "mcp_servers"),
+    *_sub_resource(toolset="mission_tools", segment="tools", item_ref=p.MissionToolRef,
+                   update_args=p.UpdateMissionToolArgs, singular="mission tool", plural="mission tools",
+                   sdk_one="tool"),
+    *_sub_resource(toolset="knowledge_bases", segment="knowledge-bases", item_ref=p.KnowledgeBaseRef,
+                   update_args=p.UpdateKnowledgeBaseArgs, singular="knowledge base", plural="knowledge bases",
+                   sdk_one="knowledge_base"),
+    *_sub_resource(toolset="mcp_servers", segment="mcp-servers", item_ref=p.McpServerRef,
+                   update_args=p.UpdateMcpServerArgs, singular="MCP server", plural="MCP servers",
+                   sdk_one="mcp_server"),
 )
 
 BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
 
-TOOLSETS: tuple[str, ...] = ("missions", "runs", "plan", "events", "agents", "mission_tools", "knowledge_bases",
-                             "mcp_servers")
+ID_NOUNS: dict[str, str] = {op.path_fields[-1]: op.noun for op in OPERATIONS if op.noun}
+"""What each path id names in messages ("plan step 's1' of run … of mission …"), from the entries."""
 
 assert len(BY_NAME) == len(OPERATIONS), "tool names must be unique"
-assert {op.toolset for op in OPERATIONS} == set(TOOLSETS)
+assert {op.toolset for op in OPERATIONS} == set(TOOLSETS), "every toolset has tools"
+assert {f for op in OPERATIONS for f in op.path_fields} <= set(ID_NOUNS), "every path id has a noun"
+
+_TOOL_NAME = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+
+
+def tool_names_in(text: str) -> frozenset[str]:
+    """The catalogue's tools that ``text`` tells the reader to call (instructions, prompts)."""
+    return frozenset(word for word in _TOOL_NAME.findall(text) if word in BY_NAME)
 
 
 def tool_list_markdown() -> str:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from . import __version__
-from .catalogue import Operation
+from .catalogue import ID_NOUNS, Operation
 from .config import Settings
 from .errors import ArgumentError, ConfigurationError, MissionsError, RateLimitError, ServerError, TransportError, api_error
 
@@ -33,16 +33,6 @@ __all__ = ["MissionsClient", "ApiResult", "parse_arguments", "build_request", "d
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
-_ID_NOUNS = {
-    "mission_id": "mission",
-    "run_id": "run",
-    "step_id": "plan step",
-    "event_id": "event",
-    "telnyx_agent_id": "linked agent",
-    "tool_id": "mission tool",
-    "knowledge_base_id": "knowledge base",
-    "mcp_server_id": "MCP server",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +103,7 @@ def build_request(op: Operation, args: BaseModel) -> PreparedRequest:
 def describe_target(op: Operation, args: BaseModel) -> str:
     """What a call is about, in the caller's terms: ``plan step 's1' of run … of mission …``."""
     values = args.model_dump(mode="json")
-    parts = [f"{_ID_NOUNS.get(name, name)} {values[name]}" for name in reversed(op.path_fields)]
+    parts = [f"{ID_NOUNS.get(name, name)} {values[name]}" for name in reversed(op.path_fields)]
     return " of ".join(parts) if parts else op.name
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -106,6 +106,3 @@ class Settings:
     def needs_api_key(self) -> bool:
         """The hosted API needs a key; a loopback ``missions-mcp api`` does not."""
         return self.resolved_backend == "remote" and self.base_url is None
-
-    def with_(self, **changes: Any) -> Settings:
-        return replace(self, **changes)

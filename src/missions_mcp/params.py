@@ -192,26 +192,39 @@ class UnlinkAgentArgs(RunRef):
 
 
 # --------------------------------------------------------------------------- untyped sub-resources
+# Tools, knowledge bases and MCP servers of a mission: the contract leaves their bodies untyped, so
+# the body is one free-form object sent as the whole JSON body.
+
+WholeBodyObject = Annotated[dict[str, Any], WholeBody()]
 
 
-def _body_field() -> Any:
-    return Field()
+class ListSubResourceArgs(MissionKeyRef):
+    pass
 
 
-def sub_resource_args(id_field: str, label: str) -> dict[str, type[_Args]]:
-    """Argument models of the five CRUD tools of one untyped mission sub-resource."""
-    item_ref = type(
-        f"{label}Ref",
-        (MissionKeyRef,),
-        {"__annotations__": {id_field: PathKey}},
-    )
-    body_annotations = {"body": Annotated[dict[str, Any], WholeBody()]}
-    return {
-        "list": type(f"List{label}Args", (MissionKeyRef,), {}),
-        "create": type(
-            f"Create{label}Args", (MissionKeyRef,), {"__annotations__": body_annotations, "body": _body_field()}
-        ),
-        "get": type(f"Get{label}Args", (item_ref,), {}),
-        "update": type(f"Update{label}Args", (item_ref,), {"__annotations__": body_annotations, "body": _body_field()}),
-        "delete": type(f"Delete{label}Args", (item_ref,), {}),
-    }
+class CreateSubResourceArgs(MissionKeyRef):
+    body: WholeBodyObject
+
+
+class MissionToolRef(MissionKeyRef):
+    tool_id: PathKey
+
+
+class UpdateMissionToolArgs(MissionToolRef):
+    body: WholeBodyObject
+
+
+class KnowledgeBaseRef(MissionKeyRef):
+    knowledge_base_id: PathKey
+
+
+class UpdateKnowledgeBaseArgs(KnowledgeBaseRef):
+    body: WholeBodyObject
+
+
+class McpServerRef(MissionKeyRef):
+    mcp_server_id: PathKey
+
+
+class UpdateMcpServerArgs(McpServerRef):
+    body: WholeBodyObject

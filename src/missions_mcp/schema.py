@@ -1,0 +1,105 @@
+"""JSON Schema of tools: a lean ``inputSchema`` and an exact ``outputSchema`` from pydantic models.
+
+What a model reads on every conversation is the tool list, so the input schema leaves out what costs
+tokens and says nothing (titles, ``null`` branches of optional arguments, ``default: null``); the
+output schema keeps nullability, because clients validate every result against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
+
+__all__ = ["tool_schema", "output_schema"]
+
+
+class _LeanSchema(GenerateJsonSchema):
+    """JSON Schema without what costs tokens and says nothing: titles, ``null`` branches of
+    optional arguments (absent means "not given"), ``default: null`` and
+    ``additionalProperties: true``."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+    def nullable_schema(self, schema: Any) -> Any:
+        return self.generate_inner(schema["schema"])
+
+    def default_schema(self, schema: Any) -> Any:
+        out = super().default_schema(schema)
+        if out.get("default", ...) is None:
+            out.pop("default")
+        return out
+
+    def model_schema(self, schema: Any) -> Any:
+        out = super().model_schema(schema)
+        out.pop("additionalProperties", None)  # unknown keys are still refused, by name, on validation
+        return out
+
+    def dict_schema(self, schema: Any) -> Any:
+        out = super().dict_schema(schema)
+        if out.get("additionalProperties") is True:
+            out.pop("additionalProperties")  # a free-form object: the JSON Schema default
+        return out
+
+    def enum_schema(self, schema: Any) -> Any:
+        out = super().enum_schema(schema)
+        out.pop("type", None)  # implied by the values
+        return out
+
+
+class _OutputSchema(GenerateJsonSchema):
+    """JSON Schema of a result: titles dropped, nullability kept (the API may answer ``null``).
+
+    A nullable scalar is written ``{"type": ["string", "null"]}`` rather than an ``anyOf`` of two
+    schemas: the same meaning, fewer bytes, and a client that validates every result against it
+    does less work (jsonschema's ``anyOf`` is its dearest keyword here)."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+    def nullable_schema(self, schema: Any) -> Any:
+        inner = self.generate_inner(schema["schema"])
+        if isinstance(inner.get("type"), str) and set(inner) <= {"type", "format", "additionalProperties"}:
+            return {**inner, "type": [inner["type"], "null"]}
+        return super().nullable_schema(schema)
+
+    def default_schema(self, schema: Any) -> Any:
+        out = super().default_schema(schema)
+        if out.get("default", ...) is None:
+            out.pop("default")  # a default says nothing about an answer
+        return out
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """Inline ``$ref``s into ``$defs`` and drop model titles, so a schema stands alone."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target = defs[node["$ref"].rsplit("/", 1)[-1]]
+            return {**_inline(target, defs), **{k: _inline(v, defs) for k, v in node.items() if k != "$ref"}}
+        return {k: _inline(v, defs) for k, v in node.items() if k not in ("$defs", "title")}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+def _schema(model: type[BaseModel], generator: type[GenerateJsonSchema], mode: JsonSchemaMode) -> dict[str, Any]:
+    raw = model.model_json_schema(schema_generator=generator, mode=mode)
+    schema: dict[str, Any] = _inline(raw, raw.get("$defs", {}))
+    schema.pop("description", None)  # the model's docstring is not the tool's description
+    return schema
+
+
+def tool_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The ``inputSchema`` of a tool: lean and self-contained.
+
+    ``additionalProperties: false`` is left out to save tokens on every tool; the argument model
+    still refuses unknown keys and names them in the error.
+    """
+    return _schema(model, _LeanSchema, "validation")
+
+
+def output_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The ``outputSchema`` of a tool: the response envelope as the API sends it."""
+    return _schema(model, _OutputSchema, "serialization")

@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_tools import free_port, start_api  # noqa: E402
 
 from missions_mcp.local import missions, runs  # noqa: E402
-from missions_mcp.local.store import Store, tenant_hash  # noqa: E402
+from missions_mcp.local.sqlite import SQLiteStore  # noqa: E402
+from missions_mcp.local.store import tenant_hash  # noqa: E402
 
 KEY = tenant_hash(None)
 
@@ -37,7 +38,7 @@ KEY = tenant_hash(None)
 def seed(db: Path, count: int) -> tuple[str, str, float]:
     """A mission and a run with ``count`` events, inserted through the store's own insert in
     batches of 10,000 per transaction. Returns the ids and the bare per-event rate of ``log_event``."""
-    store = Store(db)
+    store = SQLiteStore(db)
     mission_id = missions.create_mission(store, KEY, {"name": "bench"})["data"]["mission_id"]
     run_id = runs.create_run(store, KEY, mission_id, {})["data"]["run_id"]
     bare = 2000
@@ -45,13 +46,12 @@ def seed(db: Path, count: int) -> tuple[str, str, float]:
     for i in range(bare):
         runs.log_event(store, KEY, mission_id, run_id, {"type": "message", "summary": f"bare {i}"})
     bare_rate = bare / (time.perf_counter() - started)
-    tenant = store.tenant_id(KEY)
     done = bare
     while done < count:
-        with store.write() as conn:
-            run = runs.find_run(conn, tenant, mission_id, run_id)
+        with store.atomic(KEY) as tx:
+            run = runs.find_run(tx, mission_id, run_id, lock=True)
             for i in range(done, min(done + 10_000, count)):
-                runs._insert_event(conn, run, "tool_call" if i % 2 else "tool_result", f"event {i}",
+                runs._insert_event(tx, run, "tool_call" if i % 2 else "tool_result", f"event {i}",
                                    step_id=f"s{i % 20}", agent_id="bench", payload='{"n":%d}' % i)
         done = min(done + 10_000, count)
     store.close()
@@ -133,14 +133,22 @@ async def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
         deep = await latencies(base, events, {"page[number]": last_page, "page[size]": 50}, args.samples)
         filtered = await latencies(base, events, {"page[number]": 1, "page[size]": 50, "type": "tool_call"},
                                    args.samples)
+        filtered_deep = await latencies(
+            base, events, {"page[number]": -(-args.big // 100), "page[size]": 50, "type": "tool_call"}, args.samples
+        )
         rows.append((f"GET mission p50 / p99 (baseline), {args.samples} calls",
                      f"{statistics.median(base_lat):.2f} / {p(base_lat, 99):.2f} ms"))
         rows.append((f"list_events page 1 of {args.big:,} events, p50 / p99",
                      f"{statistics.median(first):.2f} / {p(first, 99):.2f} ms"))
         rows.append((f"list_events page {last_page:,} (the last), p50 / p99",
                      f"{statistics.median(deep):.2f} / {p(deep, 99):.2f} ms"))
+        unfiltered = statistics.median(first)
         rows.append(("list_events page 1, type filter, p50 / p99",
-                     f"{statistics.median(filtered):.2f} / {p(filtered, 99):.2f} ms"))
+                     f"{statistics.median(filtered):.2f} / {p(filtered, 99):.2f} ms"
+                     f" ({statistics.median(filtered) / unfiltered:.2f}× unfiltered page 1)"))
+        rows.append(("list_events last page of the type filter, p50 / p99",
+                     f"{statistics.median(filtered_deep):.2f} / {p(filtered_deep, 99):.2f} ms"
+                     f" ({statistics.median(filtered_deep) / unfiltered:.2f}× unfiltered page 1)"))
         rows.append((f"database bytes per 100,000 events ({args.big:,} seeded in {seeded:.1f} s)",
                      f"{size * 100_000 / args.big:,.0f}"))
     finally:

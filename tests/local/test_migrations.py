@@ -6,9 +6,11 @@ import sqlite3
 
 import pytest
 
-from missions_mcp.local import store as store_module
+from missions_mcp.local import sqlite as store_module
 from missions_mcp.local import missions, runs
-from missions_mcp.local.store import MIGRATIONS, Store, tenant_hash
+from missions_mcp.local.sqlite import MIGRATIONS
+from missions_mcp.local.sqlite import SQLiteStore as Store
+from missions_mcp.local.store import tenant_hash
 
 KEY = tenant_hash(None)
 

@@ -11,24 +11,25 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
-from .idempotency import IdempotencyMiddleware
+from .idempotency import Replay
 from .routes import build_router
-from .store import Conflict, Invalid, NotFound, Store
+from .store import Conflict, Invalid, NotFound, Store, open_store
 
 __all__ = ["create_app"]
 
 
-def create_app(db_path: str | os.PathLike[str] = ":memory:") -> FastAPI:
-    """The API over the SQLite database at ``db_path`` (created and migrated if needed).
+def create_app(db_path: str | os.PathLike[str] | Store = ":memory:") -> FastAPI:
+    """The API over the store at ``db_path``: a SQLite file (created and migrated if needed), a
+    ``postgresql://`` URL, or an open :class:`Store`.
 
     The database is opened here, not in the lifespan, so the app also works where lifespan
     events do not run (``httpx.ASGITransport``); the lifespan's shutdown closes it.
     """
-    store = Store(db_path)
+    store = open_store(db_path)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,7 +44,6 @@ def create_app(db_path: str | os.PathLike[str] = ":memory:") -> FastAPI:
     )
     app.state.store = store
     app.include_router(build_router())
-    app.add_middleware(IdempotencyMiddleware, store=store)
     app.add_middleware(StripPrefix, prefix="/v2")
 
     @app.exception_handler(NotFound)
@@ -55,6 +55,11 @@ def create_app(db_path: str | os.PathLike[str] = ":memory:") -> FastAPI:
         # A state conflict (pausing a paused run, a second plan) does not go away by itself:
         # tell clients that retry 409s by default (ours, the SDKs) not to.
         return JSONResponse({"detail": exc.detail}, status_code=409, headers={"x-should-retry": "false"})
+
+    @app.exception_handler(Replay)
+    async def replay(request: Request, exc: Replay) -> Response:
+        media_type = "application/json" if exc.body else None
+        return Response(exc.body, exc.status, headers={"Idempotent-Replayed": "true"}, media_type=media_type)
 
     @app.exception_handler(Invalid)
     @app.exception_handler(RequestValidationError)

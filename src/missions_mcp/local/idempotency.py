@@ -1,12 +1,20 @@
-"""The ``Idempotency-Key`` request header: a retried POST answers what the first one answered.
+"""The ``Idempotency-Key`` request header: a retried write answers what the first one answered.
 
-For a POST carrying the header, the first successful (2xx) answer is kept for 24 hours under
-(tenant, method, path, key), the path taken without the ``/v2`` prefix. The same key again with
-the same body (compared as JSON, so key order and spacing do not matter) replays the stored
-status and body, with the header ``Idempotent-Replayed: true``, and runs nothing; with a
-different body it answers 409. Requests with the same key that arrive while the first is still
-being answered wait for it. Answers that are not 2xx are not kept, so a failed call can be
-retried with the same key.
+Every write (POST, PUT, PATCH, DELETE) carrying the header claims the key (tenant, method, path,
+key; the path without the ``/v2`` prefix) in the database, in the same transaction as the write
+itself, and stores the answer (status and body) there before committing. So:
+
+- a crash can never keep the write and lose the record, or the reverse;
+- the same key sent again with the same body (compared as JSON: key order and spacing do not
+  matter) replays the stored status and body with ``Idempotent-Replayed: true`` and runs nothing —
+  a retried ``DELETE`` whose answer was lost replays its ``204``, not a ``404``;
+- with a different body it answers 409;
+- requests with the same key at once, in one process or several sharing the database, queue on
+  the claim (a unique key): one runs, the others replay its answer;
+- an answer that is not 2xx rolls the claim back with the write, so a failed call can be retried
+  with the same key.
+
+Records are kept 24 hours.
 """
 
 from __future__ import annotations
@@ -14,146 +22,89 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import anyio
-from fastapi import HTTPException
-from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from .store import Conflict, Invalid, Store
 
-from .routes import tenant_key
-from .store import Store
-
-__all__ = ["IdempotencyMiddleware", "TTL_SECONDS"]
+__all__ = ["MAX_KEY_LENGTH", "TTL_SECONDS", "Claim", "Replay", "claim_of", "perform"]
 
 TTL_SECONDS = 24 * 3600
+MAX_KEY_LENGTH = 255
+_PURGE_EVERY = 60.0
 
 
-def _request_hash(body: bytes) -> str:
+@dataclass(frozen=True)
+class Claim:
+    """The idempotency facts of one request."""
+
+    method: str
+    path: str
+    key: str
+    request_hash: str
+
+
+class Replay(Exception):
+    """The request's key was already used with the same body: answer what was answered then."""
+
+    def __init__(self, status: int, body: bytes):
+        self.status = status
+        self.body = body
+        super().__init__(status)
+
+
+def request_hash(body: bytes) -> str:
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+    except (ValueError, RecursionError):
         canonical = body
     return hashlib.sha256(canonical).hexdigest()
 
 
-def _lookup(store: Store, tenant: str, path: str, key: str) -> tuple[str, int, bytes] | None:
-    tenant_id = store.tenant_id(tenant)
-    with store.read() as conn:
-        row = conn.execute(
-            "SELECT request_hash, status, body FROM idempotency"
-            " WHERE tenant = ? AND method = 'POST' AND path = ? AND key = ? AND created_at >= ?",
-            (tenant_id, path, key, time.time() - TTL_SECONDS),
-        ).fetchone()
-    return None if row is None else (row[0], row[1], bytes(row[2]))
-
-
-def _save(store: Store, tenant: str, path: str, key: str, request_hash: str, status: int, body: bytes) -> None:
-    tenant_id = store.tenant_id(tenant)
-    now = time.time()
-    with store.write() as conn:
-        conn.execute("DELETE FROM idempotency WHERE created_at < ?", (now - TTL_SECONDS,))
-        conn.execute(
-            "INSERT OR REPLACE INTO idempotency (tenant, method, path, key, request_hash, status, body, created_at)"
-            " VALUES (?, 'POST', ?, ?, ?, ?, ?, ?)",
-            (tenant_id, path, key, request_hash, status, body, now),
+def claim_of(method: str, path: str, key: str | None, body: bytes) -> Claim | None:
+    """The claim a request makes, or ``None`` (a read, or no key)."""
+    if not key or method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise Invalid(
+            ("header", "Idempotency-Key"),
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters; send a shorter key"
+            " (a UUID is a good one).",
         )
+    return Claim(method, path, key, request_hash(body))
 
 
-class IdempotencyMiddleware:
-    """Pure ASGI middleware (it must see the raw body and the whole answer)."""
-
-    def __init__(self, app: ASGIApp, store: Store):
-        self.app = app
-        self.store = store
-        self._locks: dict[tuple[str, str, str], tuple[anyio.Lock, list[int]]] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            return await self.app(scope, receive, send)
-        headers = Headers(scope=scope)
-        key = headers.get("idempotency-key")
-        try:
-            tenant = tenant_key(headers.get("authorization"))
-        except HTTPException:
-            key = None  # the app answers 401
-        if not key:
-            return await self.app(scope, receive, send)
-        body = await _read_body(receive)
-        ident = (tenant, scope["path"], key)  # /v2 is already stripped (app.StripPrefix)
-        lock, users = self._locks.setdefault(ident, (anyio.Lock(), [0]))
-        users[0] += 1
-        try:
-            async with lock:
-                await self._answer(scope, receive, send, ident, body)
-        finally:
-            users[0] -= 1
-            if not users[0]:
-                del self._locks[ident]
-
-    async def _answer(
-        self, scope: Scope, receive: Receive, send: Send, ident: tuple[str, str, str], body: bytes
-    ) -> None:
-        tenant, path, key = ident
-        request_hash = _request_hash(body)
-        stored = await self.store.run(_lookup, self.store, tenant, path, key)
-        if stored is not None:
-            stored_hash, status, stored_body = stored
-            if stored_hash == request_hash:
-                return await _send_json(send, status, stored_body, replayed=True)
-            detail = {
-                "detail": f"Idempotency-Key {key!r} was already used for a different request to {path};"
-                " send a new key for a new request."
-            }
-            return await _send_json(send, 409, json.dumps(detail).encode())
-
-        started: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                started.update(message)
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
-
-        await self.app(scope, _replay(body, receive), capture)
-        status = started.get("status", 500)
-        content_type = Headers(raw=started.get("headers", [])).get("content-type", "")
-        if 200 <= status < 300 and content_type.startswith("application/json"):
-            await self.store.run(_save, self.store, tenant, path, key, request_hash, status, b"".join(chunks))
+_last_purge = 0.0
 
 
-async def _read_body(receive: Receive) -> bytes:
-    parts = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        parts.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(parts)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
-async def _send_json(send: Send, status: int, body: bytes, replayed: bool = False) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if replayed:
-        headers.append((b"idempotent-replayed", b"true"))
-    if status == 409:
-        headers.append((b"x-should-retry", b"false"))  # a reused key stays reused
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+def perform(store: Store, key: str, claim: Claim, status: int, fn: Callable[..., Any], args: tuple[Any, ...],
+            render: Callable[[Any], bytes]) -> bytes:
+    """Runs ``fn(store, key, *args)`` under ``claim`` and returns its rendered answer, or raises
+    :class:`Replay` / :class:`Conflict` when the key was used before. Runs inside :meth:`Store.run`."""
+    global _last_purge
+    now = time.time()
+    ident = (claim.method, claim.path, claim.key)
+    with store.atomic(key) as tx:
+        if now - _last_purge > _PURGE_EVERY:
+            tx.execute("DELETE FROM idempotency WHERE created_at < ?", (now - TTL_SECONDS,))
+            _last_purge = now
+        where = "tenant = ? AND method = ? AND path = ? AND key = ?"
+        tx.execute(f"DELETE FROM idempotency WHERE {where} AND created_at < ?", (tx.tenant, *ident, now - TTL_SECONDS))
+        claimed = tx.execute(
+            "INSERT INTO idempotency (tenant, method, path, key, request_hash, status, body, created_at)"
+            " VALUES (?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT DO NOTHING",
+            (tx.tenant, *ident, claim.request_hash, b"", now),
+        ).rowcount
+        if not claimed:
+            stored = tx.one(f"SELECT request_hash, status, body FROM idempotency WHERE {where}", (tx.tenant, *ident))
+            assert stored is not None, "a claim that conflicts is committed"
+            if stored["request_hash"] != claim.request_hash:
+                raise Conflict(
+                    f"Idempotency-Key {claim.key!r} was already used for a different request to {claim.path};"
+                    " send a new key for a new request."
+                )
+            raise Replay(int(stored["status"]), bytes(stored["body"]))
+        body = render(fn(store, key, *args))
+        tx.execute(f"UPDATE idempotency SET status = ?, body = ? WHERE {where}", (status, body, tx.tenant, *ident))
+    return body

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from ..models import TERMINAL_STEP_STATUSES, StepStatus
 from .runs import find_run
-from .store import Conflict, Invalid, NotFound, Store, dump_json, load_json, now_iso
+from .store import Conflict, Invalid, NotFound, Row, Store, Tx, dump_json, load_json, now_iso
 
 __all__ = [
-    "get_plan",
-    "create_plan",
     "add_plan_steps",
+    "create_plan",
+    "get_plan",
     "get_step",
-    "update_step",
-    "list_agents",
     "link_agent",
+    "list_agents",
     "unlink_agent",
+    "update_step",
 ]
 
 _INT64 = 2**63
@@ -26,7 +25,7 @@ _INT64 = 2**63
 # --------------------------------------------------------------------------- plans
 
 
-def _step_out(row: sqlite3.Row, run_id: str) -> dict[str, Any]:
+def _step_out(row: Row, run_id: str) -> dict[str, Any]:
     return {
         "step_id": row["step_id"],
         "run_id": run_id,
@@ -40,13 +39,13 @@ def _step_out(row: sqlite3.Row, run_id: str) -> dict[str, Any]:
     }
 
 
-def _plan(conn: sqlite3.Connection, run: sqlite3.Row) -> list[dict[str, Any]]:
-    rows = conn.execute("SELECT * FROM plan_steps WHERE run_seq = ? ORDER BY sequence, seq", (run["seq"],))
+def _plan(tx: Tx, run: Row) -> list[dict[str, Any]]:
+    rows = tx.all("SELECT * FROM plan_steps WHERE run_seq = ? ORDER BY sequence, seq", (run["seq"],))
     return [_step_out(r, run["run_id"]) for r in rows]
 
 
-def _find_step(conn: sqlite3.Connection, run: sqlite3.Row, step_id: str) -> sqlite3.Row:
-    row = conn.execute("SELECT * FROM plan_steps WHERE run_seq = ? AND step_id = ?", (run["seq"], step_id)).fetchone()
+def _find_step(tx: Tx, run: Row, step_id: str) -> Row:
+    row = tx.one("SELECT * FROM plan_steps WHERE run_seq = ? AND step_id = ?", (run["seq"], step_id))
     if row is None:
         raise NotFound("plan step", step_id)
     return row
@@ -54,13 +53,12 @@ def _find_step(conn: sqlite3.Connection, run: sqlite3.Row, step_id: str) -> sqli
 
 def get_plan(store: Store, key: str, mission_id: object, run_id: object) -> dict[str, Any]:
     """The run's steps ordered by ``sequence``, then by when they were added."""
-    tenant = store.tenant_id(key)
-    with store.read() as conn:
-        return {"data": _plan(conn, find_run(conn, tenant, mission_id, run_id))}
+    with store.atomic(key, read_only=True) as tx:
+        return {"data": _plan(tx, find_run(tx, mission_id, run_id))}
 
 
-def _add_steps(conn: sqlite3.Connection, run: sqlite3.Row, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    existing = {r[0] for r in conn.execute("SELECT step_id FROM plan_steps WHERE run_seq = ?", (run["seq"],))}
+def _add_steps(tx: Tx, run: Row, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    existing = {r["step_id"] for r in tx.all("SELECT step_id FROM plan_steps WHERE run_seq = ?", (run["seq"],))}
     seen: set[str] = set()
     for step in steps:
         step_id = step["step_id"]
@@ -80,9 +78,8 @@ def _add_steps(conn: sqlite3.Connection, run: sqlite3.Row, steps: list[dict[str,
             )
         if not -_INT64 <= step["sequence"] < _INT64:
             raise Invalid(("body", "steps", index, "sequence"), "Value error, must fit in 64 bits", step["sequence"])
-    added = []
     for index, step in enumerate(steps):
-        cursor = conn.execute(
+        tx.execute(
             "INSERT INTO plan_steps (run_seq, step_id, parent_step_id, sequence, description, status, metadata)"
             " VALUES (?, ?, ?, ?, ?, 'pending', ?)",
             (
@@ -90,38 +87,36 @@ def _add_steps(conn: sqlite3.Connection, run: sqlite3.Row, steps: list[dict[str,
                 dump_json(step.get("metadata"), ("body", "steps", index, "metadata")),
             ),
         )
-        added.append(cursor.lastrowid)
-    rows = conn.execute(
-        f"SELECT * FROM plan_steps WHERE seq IN ({','.join('?' * len(added))}) ORDER BY sequence, seq", added
+    rows = tx.all(
+        f"SELECT * FROM plan_steps WHERE run_seq = ? AND step_id IN ({', '.join('?' * len(steps))})"
+        " ORDER BY sequence, seq",
+        (run["seq"], *(step["step_id"] for step in steps)),
     )
     return [_step_out(r, run["run_id"]) for r in rows]
 
 
 def create_plan(store: Store, key: str, mission_id: object, run_id: object, steps: list[dict[str, Any]]) -> dict[str, Any]:
     """The run's first steps; 409 if the run already has a plan."""
-    tenant = store.tenant_id(key)
-    with store.write() as conn:
-        run = find_run(conn, tenant, mission_id, run_id)
-        count = conn.execute("SELECT COUNT(*) FROM plan_steps WHERE run_seq = ?", (run["seq"],)).fetchone()[0]
+    with store.atomic(key) as tx:
+        run = find_run(tx, mission_id, run_id, lock=True)
+        count = tx.value("SELECT COUNT(*) FROM plan_steps WHERE run_seq = ?", (run["seq"],))
         if count:
             raise Conflict(
                 f"Run {run_id} already has a plan ({count} steps); use add_plan_steps"
                 " (POST .../plan/steps) to add steps to it."
             )
-        return {"data": _add_steps(conn, run, steps)}
+        return {"data": _add_steps(tx, run, steps)}
 
 
 def add_plan_steps(store: Store, key: str, mission_id: object, run_id: object, steps: list[dict[str, Any]]) -> dict[str, Any]:
-    tenant = store.tenant_id(key)
-    with store.write() as conn:
-        return {"data": _add_steps(conn, find_run(conn, tenant, mission_id, run_id), steps)}
+    with store.atomic(key) as tx:
+        return {"data": _add_steps(tx, find_run(tx, mission_id, run_id, lock=True), steps)}
 
 
 def get_step(store: Store, key: str, mission_id: object, run_id: object, step_id: str) -> dict[str, Any]:
-    tenant = store.tenant_id(key)
-    with store.read() as conn:
-        run = find_run(conn, tenant, mission_id, run_id)
-        return {"data": _step_out(_find_step(conn, run, step_id), run["run_id"])}
+    with store.atomic(key, read_only=True) as tx:
+        run = find_run(tx, mission_id, run_id)
+        return {"data": _step_out(_find_step(tx, run, step_id), run["run_id"])}
 
 
 def update_step(
@@ -131,10 +126,9 @@ def update_step(
     cannot go back to pending (it may be retried: in_progress). ``in_progress`` sets
     ``started_at`` once; a finished status sets ``completed_at``; leaving one clears it.
     ``metadata``, when given, replaces the step's metadata."""
-    tenant = store.tenant_id(key)
-    with store.write() as conn:
-        run = find_run(conn, tenant, mission_id, run_id)
-        step = _find_step(conn, run, step_id)
+    with store.atomic(key) as tx:
+        run = find_run(tx, mission_id, run_id, lock=True)
+        step = _find_step(tx, run, step_id)
         changes: dict[str, Any] = {}
         status = fields.get("status")
         if status is not None and status != step["status"]:
@@ -153,46 +147,42 @@ def update_step(
             changes["metadata"] = dump_json(fields["metadata"], ("body", "metadata"))
         if changes:
             assignments = ", ".join(f"{name} = ?" for name in changes)
-            conn.execute(f"UPDATE plan_steps SET {assignments} WHERE seq = ?", (*changes.values(), step["seq"]))
-        return {"data": _step_out(_find_step(conn, run, step_id), run["run_id"])}
+            tx.execute(f"UPDATE plan_steps SET {assignments} WHERE seq = ?", (*changes.values(), step["seq"]))
+        return {"data": _step_out(_find_step(tx, run, step_id), run["run_id"])}
 
 
 # --------------------------------------------------------------------------- linked agents
 
 
-def _agent_out(row: sqlite3.Row, run_id: str) -> dict[str, Any]:
+def _agent_out(row: Row, run_id: str) -> dict[str, Any]:
     return {"run_id": run_id, "telnyx_agent_id": row["telnyx_agent_id"], "created_at": row["created_at"]}
 
 
 def list_agents(store: Store, key: str, mission_id: object, run_id: object) -> dict[str, Any]:
     """In the order they were linked."""
-    tenant = store.tenant_id(key)
-    with store.read() as conn:
-        run = find_run(conn, tenant, mission_id, run_id)
-        rows = conn.execute("SELECT * FROM linked_agents WHERE run_seq = ? ORDER BY seq", (run["seq"],)).fetchall()
+    with store.atomic(key, read_only=True) as tx:
+        run = find_run(tx, mission_id, run_id)
+        rows = tx.all("SELECT * FROM linked_agents WHERE run_seq = ? ORDER BY seq", (run["seq"],))
     return {"data": [_agent_out(r, run["run_id"]) for r in rows]}
 
 
 def link_agent(store: Store, key: str, mission_id: object, run_id: object, agent_id: str) -> dict[str, Any]:
     """Idempotent: linking an agent already linked answers the existing link."""
-    tenant = store.tenant_id(key)
-    with store.write() as conn:
-        run = find_run(conn, tenant, mission_id, run_id)
-        conn.execute(
-            "INSERT OR IGNORE INTO linked_agents (run_seq, telnyx_agent_id, created_at) VALUES (?, ?, ?)",
+    with store.atomic(key) as tx:
+        run = find_run(tx, mission_id, run_id, lock=True)
+        tx.execute(
+            "INSERT INTO linked_agents (run_seq, telnyx_agent_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (run["seq"], agent_id, now_iso()),
         )
-        row = conn.execute(
-            "SELECT * FROM linked_agents WHERE run_seq = ? AND telnyx_agent_id = ?", (run["seq"], agent_id)
-        ).fetchone()
+        row = tx.one("SELECT * FROM linked_agents WHERE run_seq = ? AND telnyx_agent_id = ?", (run["seq"], agent_id))
+        assert row is not None, "just linked"
         return {"data": _agent_out(row, run["run_id"])}
 
 
 def unlink_agent(store: Store, key: str, mission_id: object, run_id: object, agent_id: str) -> None:
-    tenant = store.tenant_id(key)
-    with store.write() as conn:
-        run = find_run(conn, tenant, mission_id, run_id)
-        deleted = conn.execute(
+    with store.atomic(key) as tx:
+        run = find_run(tx, mission_id, run_id, lock=True)
+        deleted = tx.execute(
             "DELETE FROM linked_agents WHERE run_seq = ? AND telnyx_agent_id = ?", (run["seq"], agent_id)
         ).rowcount
     if not deleted:

@@ -1,8 +1,11 @@
 """The 41 operations as FastAPI routes.
 
-Handlers are written per operation name of :data:`missions_mcp.catalogue.OPERATIONS`; the
-method, path, success status, ``operationId`` and response model of each route come from that
-table (:func:`build_router`), so the app and the MCP client cannot disagree about them.
+Each operation of :data:`missions_mcp.catalogue.OPERATIONS` is served by the handler of the same
+name in this module (the 15 untyped sub-resource operations by one generic handler each); the
+method, path, success status, ``operationId`` and response model of each route, and the order
+the router tries them in, come from that table (:func:`build_router`), so the app and the MCP
+client cannot disagree about them. A handler without an operation, or an operation without a
+handler, stops the app from being built.
 """
 
 from __future__ import annotations
@@ -19,25 +22,24 @@ from fastapi.responses import JSONResponse
 
 from .. import models as m
 from ..catalogue import OPERATIONS, Operation
-from . import missions, plans, runs
+from . import idempotency, missions, plans, runs
 from .missions import RESOURCE_KINDS, ResourceKind
 from .store import Store, tenant_hash
 
-__all__ = ["build_router", "tenant_key"]
+__all__ = ["HANDLERS", "build_router", "route_order", "tenant_key"]
 
 PageNumber = Annotated[int, Query(alias="page[number]", ge=1, description="Page number (1-based).")]
 PageSize20 = Annotated[int, Query(alias="page[size]", gt=0, le=1000, description="Items per page.")]
 PageSize50 = PageSize20
 
 HANDLERS: dict[str, Callable[..., Any]] = {}
+"""Operation name → its handler, filled by :func:`handler` from the functions' own names."""
 
 
-def handler(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        HANDLERS[name] = fn
-        return fn
-
-    return register
+def handler(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Registers ``fn`` as the handler of the operation it is named after."""
+    HANDLERS[fn.__name__] = fn
+    return fn
 
 
 # --------------------------------------------------------------------------- request helpers
@@ -53,18 +55,30 @@ def tenant_key(authorization: str | None) -> str:
     return tenant_hash(token.strip())
 
 
-async def call(request: Request, fn: Callable[..., Any], *args: Any) -> Any:
+async def call(request: Request, fn: Callable[..., Any], *args: Any) -> Response:
     """Runs a store function for the request's tenant; its answer, already in the contract's shape,
-    is sent as it is with the route's status code. (Returning a response skips FastAPI's second
-    validation of it against ``response_model``, which stays for the OpenAPI document and the
-    contract tests.)"""
+    is sent as it is with the route's status code (``None`` as 204 No Content). A write carrying
+    an ``Idempotency-Key`` runs under its claim (see ``idempotency.py``). (Returning a response
+    skips FastAPI's second validation of it against ``response_model``, which stays for the
+    OpenAPI document and the contract tests.)"""
     store: Store = request.app.state.store
-    result = await store.run(fn, store, tenant_key(request.headers.get("authorization")), *args)
-    return JSONResponse(result, status_code=request.scope["route"].status_code)
+    key = tenant_key(request.headers.get("authorization"))
+    status = request.scope["route"].status_code
+    claim_key = request.headers.get("idempotency-key")
+    claim = None
+    if claim_key and request.method != "GET":
+        claim = idempotency.claim_of(request.method, request.scope["path"], claim_key, await request.body())
+    if claim is None:
+        result = await store.run(fn, store, key, *args)
+        if result is None:
+            return Response(status_code=204)
+        return JSONResponse(result, status_code=status)
+    body = await store.run(idempotency.perform, store, key, claim, status, fn, args, _render)
+    return Response(body, status_code=status, media_type="application/json" if body else None)
 
 
-def no_content() -> Response:
-    return Response(status_code=204)
+def _render(result: Any) -> bytes:
+    return b"" if result is None else bytes(JSONResponse(result).body)
 
 
 def enum_filter(value: str | None, enum: type[StrEnum], name: str) -> str | None:
@@ -108,33 +122,32 @@ OBJECT_BODY = {
 # --------------------------------------------------------------------------- missions
 
 
-@handler("list_missions")
+@handler
 async def list_missions(request: Request, page_number: PageNumber = 1, page_size: PageSize20 = 20) -> Any:
     return await call(request, missions.list_missions, page_number, page_size)
 
 
-@handler("create_mission")
+@handler
 async def create_mission(request: Request, body: m.CreateMissionRequest) -> Any:
     return await call(request, missions.create_mission, body.model_dump())
 
 
-@handler("get_mission")
+@handler
 async def get_mission(request: Request, mission_id: UUID) -> Any:
     return await call(request, missions.get_mission, mission_id)
 
 
-@handler("update_mission")
+@handler
 async def update_mission(request: Request, mission_id: UUID, body: m.UpdateMissionRequest) -> Any:
     return await call(request, missions.update_mission, mission_id, body.model_dump(exclude_unset=True))
 
 
-@handler("delete_mission")
+@handler
 async def delete_mission(request: Request, mission_id: UUID) -> Any:
-    await call(request, missions.delete_mission, mission_id)
-    return no_content()
+    return await call(request, missions.delete_mission, mission_id)
 
 
-@handler("clone_mission")
+@handler
 async def clone_mission(request: Request, mission_id: str) -> Any:
     return await call(request, missions.clone_mission, mission_id)
 
@@ -142,7 +155,7 @@ async def clone_mission(request: Request, mission_id: str) -> Any:
 # --------------------------------------------------------------------------- runs
 
 
-@handler("list_recent_runs")
+@handler
 async def list_recent_runs(
     request: Request, status: str | None = None, page_number: PageNumber = 1, page_size: PageSize20 = 20
 ) -> Any:
@@ -150,7 +163,7 @@ async def list_recent_runs(
     return await call(request, runs.list_runs, None, status, page_number, page_size)
 
 
-@handler("list_runs")
+@handler
 async def list_runs(
     request: Request, mission_id: UUID, status: str | None = None, page_number: PageNumber = 1,
     page_size: PageSize20 = 20,
@@ -159,18 +172,18 @@ async def list_runs(
     return await call(request, runs.list_runs, mission_id, status, page_number, page_size)
 
 
-@handler("start_run")
+@handler
 async def start_run(request: Request, mission_id: UUID, body: m.CreateMissionRunRequest | None = None) -> Any:
     fields = body.model_dump(exclude_unset=True) if body else {}
     return await call(request, runs.create_run, mission_id, fields)
 
 
-@handler("get_run")
+@handler
 async def get_run(request: Request, mission_id: UUID, run_id: UUID) -> Any:
     return await call(request, runs.get_run, mission_id, run_id)
 
 
-@handler("update_run")
+@handler
 async def update_run(request: Request, mission_id: UUID, run_id: UUID, body: m.UpdateMissionRunRequest) -> Any:
     return await call(request, runs.update_run, mission_id, run_id, body.model_dump(exclude_unset=True))
 
@@ -184,13 +197,13 @@ def _run_action(action: str) -> Callable[..., Any]:
 
 
 for _action in runs.RUN_ACTIONS:
-    handler(f"{_action}_run")(_run_action(_action))
+    handler(_run_action(_action))
 
 
 # --------------------------------------------------------------------------- events
 
 
-@handler("list_recent_events")
+@handler
 async def list_recent_events(
     request: Request, type: str | None = None, page_number: PageNumber = 1, page_size: PageSize50 = 50
 ) -> Any:
@@ -198,7 +211,7 @@ async def list_recent_events(
     return await call(request, runs.list_recent_events, type_, page_number, page_size)
 
 
-@handler("list_events")
+@handler
 async def list_events(
     request: Request, mission_id: UUID, run_id: UUID, type: str | None = None, step_id: str | None = None,
     agent_id: str | None = None, page_number: PageNumber = 1, page_size: PageSize50 = 50,
@@ -207,12 +220,12 @@ async def list_events(
     return await call(request, runs.list_run_events, mission_id, run_id, filters, page_number, page_size)
 
 
-@handler("log_event")
+@handler
 async def log_event(request: Request, mission_id: UUID, run_id: UUID, body: m.CreateEventRequest) -> Any:
     return await call(request, runs.log_event, mission_id, run_id, body.model_dump(exclude_unset=True))
 
 
-@handler("get_event")
+@handler
 async def get_event(request: Request, mission_id: UUID, run_id: UUID, event_id: str) -> Any:
     return await call(request, runs.get_event, mission_id, run_id, event_id)
 
@@ -220,29 +233,29 @@ async def get_event(request: Request, mission_id: UUID, run_id: UUID, event_id: 
 # --------------------------------------------------------------------------- plans and agents
 
 
-@handler("get_plan")
+@handler
 async def get_plan(request: Request, mission_id: UUID, run_id: UUID) -> Any:
     return await call(request, plans.get_plan, mission_id, run_id)
 
 
-@handler("create_plan")
+@handler
 async def create_plan(request: Request, mission_id: UUID, run_id: UUID, body: m.CreatePlanRequest) -> Any:
     steps = [s.model_dump() for s in body.steps]
     return await call(request, plans.create_plan, mission_id, run_id, steps)
 
 
-@handler("add_plan_steps")
+@handler
 async def add_plan_steps(request: Request, mission_id: UUID, run_id: UUID, body: m.AddPlanStepsRequest) -> Any:
     steps = [s.model_dump() for s in body.steps]
     return await call(request, plans.add_plan_steps, mission_id, run_id, steps)
 
 
-@handler("get_plan_step")
+@handler
 async def get_plan_step(request: Request, mission_id: UUID, run_id: UUID, step_id: str) -> Any:
     return await call(request, plans.get_step, mission_id, run_id, step_id)
 
 
-@handler("update_plan_step")
+@handler
 async def update_plan_step(
     request: Request, mission_id: UUID, run_id: UUID, step_id: str, body: m.UpdatePlanStepRequest
 ) -> Any:
@@ -250,20 +263,19 @@ async def update_plan_step(
     return await call(request, plans.update_step, mission_id, run_id, step_id, fields)
 
 
-@handler("list_run_agents")
+@handler
 async def list_run_agents(request: Request, mission_id: UUID, run_id: UUID) -> Any:
     return await call(request, plans.list_agents, mission_id, run_id)
 
 
-@handler("link_agent")
+@handler
 async def link_agent(request: Request, mission_id: UUID, run_id: UUID, body: m.LinkTelnyxAgentRequest) -> Any:
     return await call(request, plans.link_agent, mission_id, run_id, body.telnyx_agent_id)
 
 
-@handler("unlink_agent")
+@handler
 async def unlink_agent(request: Request, mission_id: UUID, run_id: UUID, telnyx_agent_id: str) -> Any:
-    await call(request, plans.unlink_agent, mission_id, run_id, telnyx_agent_id)
-    return no_content()
+    return await call(request, plans.unlink_agent, mission_id, run_id, telnyx_agent_id)
 
 
 # --------------------------------------------------------------------------- untyped sub-resources
@@ -292,30 +304,40 @@ def _resource_handler(op: Operation, kind: ResourceKind) -> Callable[..., Any]:
         return replace
 
     async def delete(request: Request, mission_id: str, resource_id: str = resource_path) -> Any:
-        await call(request, missions.delete_resource, kind, mission_id, resource_id)
-        return no_content()
+        return await call(request, missions.delete_resource, kind, mission_id, resource_id)
     return delete
 
 
 # --------------------------------------------------------------------------- the router
 
 
-def _route_order(op: Operation) -> tuple[bool, ...]:
-    """Literal path segments before parameters, so ``/ai/missions/runs`` wins over ``/{mission_id}``."""
-    return tuple(segment.startswith("{") for segment in op.path.split("/"))
+def route_order(op: Operation) -> tuple[bool, tuple[bool, ...]]:
+    """The order the router tries routes in (it stops at the first match).
+
+    First the operations on one run — what an agent calls on every step of its work (log an
+    event, update a step, read the plan or the run): about 0.2 ms less a request than finding
+    them after the mission and sub-resource routes (bench/bench_local.py). None of them can
+    shadow another route: every other route is shorter or has a literal where they have
+    ``{run_id}``. Then, among equals, literal path segments before parameters, so
+    ``/ai/missions/runs`` wins over ``/ai/missions/{mission_id}``.
+    """
+    return "run_id" not in op.path_fields, tuple(segment.startswith("{") for segment in op.path.split("/"))
 
 
-HOT = frozenset({"log_event", "update_plan_step", "get_run", "update_run", "list_events", "get_plan"})
-"""What an agent calls on every step of its work. The router tries routes in order and stops at
-the first match, so these go first: about 0.2 ms less a request (bench/bench_local.py). None of
-them can shadow another route (no other route has their method and shape)."""
+def _resource_kind(op: Operation) -> ResourceKind | None:
+    segments = op.path.split("/")
+    return RESOURCE_KINDS.get(segments[4]) if len(segments) > 4 else None
 
 
 def build_router() -> APIRouter:
+    kinds = {op.name: kind for op in OPERATIONS if (kind := _resource_kind(op)) is not None}
+    missing = {op.name for op in OPERATIONS} - set(HANDLERS) - set(kinds)
+    orphans = set(HANDLERS) - {op.name for op in OPERATIONS}
+    if missing or orphans:
+        raise RuntimeError(f"operations without a handler: {sorted(missing)}; handlers without one: {sorted(orphans)}")
     router = APIRouter()
-    for op in sorted(OPERATIONS, key=lambda op: (op.name not in HOT, _route_order(op))):
-        segment = op.path.split("/")[4] if op.path.count("/") >= 4 else ""
-        kind = RESOURCE_KINDS.get(segment)
+    for op in sorted(OPERATIONS, key=route_order):
+        kind = kinds.get(op.name)
         endpoint = _resource_handler(op, kind) if kind else HANDLERS[op.name]
         typed = op.result is not None and op.result is not m.UntypedResponse
         router.add_api_route(

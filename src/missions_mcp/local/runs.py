@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from typing import Any
 
 from ..models import TERMINAL_RUN_STATUSES, RunStatus
@@ -18,7 +17,9 @@ from .store import (
     MAX_OFFSET,
     Conflict,
     NotFound,
+    Row,
     Store,
+    Tx,
     dump_json,
     iso_from_us,
     load_json,
@@ -29,18 +30,18 @@ from .store import (
 )
 
 __all__ = [
-    "RUN_TRANSITIONS",
     "RUN_ACTIONS",
-    "find_run",
-    "list_runs",
-    "create_run",
-    "get_run",
-    "update_run",
+    "RUN_TRANSITIONS",
     "act_on_run",
-    "list_run_events",
-    "list_recent_events",
-    "log_event",
+    "create_run",
+    "find_run",
     "get_event",
+    "get_run",
+    "list_recent_events",
+    "list_run_events",
+    "list_runs",
+    "log_event",
+    "update_run",
 ]
 
 RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
@@ -71,7 +72,7 @@ def _words(statuses: Any) -> str:
 # --------------------------------------------------------------------------- runs
 
 
-def _run_out(row: sqlite3.Row) -> dict[str, Any]:
+def _run_out(row: Row) -> dict[str, Any]:
     return {
         "run_id": row["run_id"],
         "mission_id": row["mission_id"],
@@ -87,13 +88,16 @@ def _run_out(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def find_run(conn: sqlite3.Connection, tenant: int, mission_id: object, run_id: object) -> sqlite3.Row:
-    """The run, after checking that the mission exists (404 names what is missing)."""
-    row = conn.execute(
-        "SELECT * FROM runs WHERE run_id = ? AND mission_id = ? AND tenant = ?", (str(run_id), str(mission_id), tenant)
-    ).fetchone()
+def find_run(tx: Tx, mission_id: object, run_id: object, *, lock: bool = False) -> Row:
+    """The run, after checking that the mission exists (404 names what is missing). ``lock``: the
+    transaction will change the run or append to it (its status, its events' places), so
+    concurrent writers to the same run queue here on engines that run them side by side."""
+    row = tx.one(
+        "SELECT * FROM runs WHERE run_id = ? AND mission_id = ? AND tenant = ?" + (tx.dialect.lock if lock else ""),
+        (str(run_id), str(mission_id), tx.tenant),
+    )
     if row is None:
-        find_mission(conn, tenant, str(mission_id))
+        find_mission(tx, str(mission_id))
         raise NotFound("run", run_id)
     return row
 
@@ -102,79 +106,80 @@ def list_runs(
     store: Store, key: str, mission_id: object | None, status: str | None, page_number: int, page_size: int
 ) -> dict[str, Any]:
     """Newest first; all the tenant's runs when ``mission_id`` is ``None``."""
-    tenant = store.tenant_id(key)
-    where, args = ["tenant = ?"], [tenant]
-    if mission_id is not None:
-        where.append("mission_id = ?")
-        args.append(str(mission_id))
-    if status is not None:
-        where.append("status = ?")
-        args.append(status)
-    clause = " AND ".join(where)
     offset = (page_number - 1) * page_size
-    with store.read() as conn:
+    with store.atomic(key, read_only=True) as tx:
+        where: list[str] = ["tenant = ?"]
+        args: list[Any] = [tx.tenant]
         if mission_id is not None:
-            find_mission(conn, tenant, str(mission_id))
-        total = conn.execute(f"SELECT COUNT(*) FROM runs WHERE {clause}", args).fetchone()[0]
-        rows = [] if offset >= min(total, MAX_OFFSET) else conn.execute(
+            where.append("mission_id = ?")
+            args.append(str(mission_id))
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        clause = " AND ".join(where)
+        if mission_id is not None:
+            find_mission(tx, str(mission_id))
+        total = tx.value(f"SELECT COUNT(*) FROM runs WHERE {clause}", args)
+        rows = [] if offset >= min(total, MAX_OFFSET) else tx.all(
             f"SELECT * FROM runs WHERE {clause} ORDER BY seq DESC LIMIT ? OFFSET ?", (*args, page_size, offset)
-        ).fetchall()
+        )
     return {"data": [_run_out(r) for r in rows], "meta": page_meta(total, page_number, page_size)}
 
 
 def create_run(store: Store, key: str, mission_id: object, fields: dict[str, Any]) -> dict[str, Any]:
-    tenant = store.tenant_id(key)
-    with store.write() as conn:
-        find_mission(conn, tenant, str(mission_id))
+    with store.atomic(key) as tx:
+        find_mission(tx, str(mission_id))
         run_id, now = new_id(), now_iso()
-        conn.execute(
+        tx.execute(
             "INSERT INTO runs (run_id, mission_id, tenant, status, input, started_at, updated_at, metadata)"
             " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
             (
-                run_id, str(mission_id), tenant, dump_json(fields.get("input"), ("body", "input")), now, now,
+                run_id, str(mission_id), tx.tenant, dump_json(fields.get("input"), ("body", "input")), now, now,
                 dump_json(fields.get("metadata"), ("body", "metadata")),
             ),
         )
-        return {"data": _run_out(find_run(conn, tenant, mission_id, run_id))}
+        return {"data": _run_out(find_run(tx, mission_id, run_id))}
 
 
 def get_run(store: Store, key: str, mission_id: object, run_id: object) -> dict[str, Any]:
-    tenant = store.tenant_id(key)
-    with store.read() as conn:
-        return {"data": _run_out(find_run(conn, tenant, mission_id, run_id))}
+    with store.atomic(key, read_only=True) as tx:
+        return {"data": _run_out(find_run(tx, mission_id, run_id))}
 
 
-def _set_status(conn: sqlite3.Connection, run: sqlite3.Row, target: RunStatus, now: str) -> None:
+def _set_status(tx: Tx, run: Row, target: RunStatus, now: str) -> None:
     """Moves the run to ``target`` and records the change as a ``status_change`` event."""
     finished_at = now if target in TERMINAL_RUN_STATUSES else None
-    conn.execute(
+    tx.execute(
         "UPDATE runs SET status = ?, finished_at = ?, updated_at = ? WHERE seq = ?",
         (target.value, finished_at, now, run["seq"]),
     )
     _insert_event(
-        conn, run, "status_change", f"{run['status']} → {target.value}",
+        tx, run, "status_change", f"{run['status']} → {target.value}",
         payload=dump_json({"from": run["status"], "to": target.value}, ("body",)),
     )
+
+
+def _refused_transition(run_id: object, current: RunStatus, target: RunStatus) -> Conflict:
+    allowed = RUN_TRANSITIONS[current]
+    options = _words(allowed) if allowed else "nothing, the run has ended"
+    detail = f"Run {run_id} is {current.value}; it cannot move to {target.value} (from {current.value} it can move to {options})."
+    if RunStatus.running in allowed and target in RUN_TRANSITIONS[RunStatus.running]:
+        detail += " Set it running first with update_run status=running."
+    return Conflict(detail)
 
 
 def update_run(store: Store, key: str, mission_id: object, run_id: object, fields: dict[str, Any]) -> dict[str, Any]:
     """Only the fields present change. A ``status`` equal to the current one is no change; any
     other must be allowed by :data:`RUN_TRANSITIONS` (409 otherwise, nothing changed)."""
-    tenant = store.tenant_id(key)
-    with store.write() as conn:
-        run = find_run(conn, tenant, mission_id, run_id)
+    with store.atomic(key) as tx:
+        run = find_run(tx, mission_id, run_id, lock=True)
         now = now_iso()
         status = fields.get("status")
         if status is not None and status != run["status"]:
             current, target = RunStatus(run["status"]), RunStatus(status)
-            allowed = RUN_TRANSITIONS[current]
-            if target not in allowed:
-                options = _words(allowed) if allowed else "nothing, the run has ended"
-                raise Conflict(
-                    f"Run {run_id} is {current.value}; it cannot move to {target.value}"
-                    f" (from {current.value} it can move to {options})."
-                )
-            _set_status(conn, run, target, now)
+            if target not in RUN_TRANSITIONS[current]:
+                raise _refused_transition(run_id, current, target)
+            _set_status(tx, run, target, now)
         changes: dict[str, Any] = {"updated_at": now}
         for name in ("result_summary", "error"):
             if name in fields:
@@ -183,20 +188,19 @@ def update_run(store: Store, key: str, mission_id: object, run_id: object, field
             if name in fields:
                 changes[name] = dump_json(fields[name], ("body", name))
         assignments = ", ".join(f"{name} = ?" for name in changes)
-        conn.execute(f"UPDATE runs SET {assignments} WHERE seq = ?", (*changes.values(), run["seq"]))
-        return {"data": _run_out(find_run(conn, tenant, mission_id, run_id))}
+        tx.execute(f"UPDATE runs SET {assignments} WHERE seq = ?", (*changes.values(), run["seq"]))
+        return {"data": _run_out(find_run(tx, mission_id, run_id))}
 
 
 def act_on_run(store: Store, key: str, mission_id: object, run_id: object, action: str) -> dict[str, Any]:
     """``pause``, ``resume`` or ``cancel`` (see :data:`RUN_ACTIONS`); 409 from any other status."""
     sources, target = RUN_ACTIONS[action]
-    tenant = store.tenant_id(key)
-    with store.write() as conn:
-        run = find_run(conn, tenant, mission_id, run_id)
+    with store.atomic(key) as tx:
+        run = find_run(tx, mission_id, run_id, lock=True)
         if run["status"] not in sources:
             raise Conflict(f"Run {run_id} is {run['status']}; {action} needs a {_words(sources)} run.")
-        _set_status(conn, run, target, now_iso())
-        return {"data": _run_out(find_run(conn, tenant, mission_id, run_id))}
+        _set_status(tx, run, target, now_iso())
+        return {"data": _run_out(find_run(tx, mission_id, run_id))}
 
 
 # --------------------------------------------------------------------------- events
@@ -204,7 +208,7 @@ def act_on_run(store: Store, key: str, mission_id: object, run_id: object, actio
 _EVENT_COLUMNS = "e.seq, e.event_id, e.type, e.summary, e.ts, e.step_id, e.agent_id, e.payload, e.idempotency_key"
 
 
-def _event_out(row: sqlite3.Row, run_id: str) -> dict[str, Any]:
+def _event_out(row: Row, run_id: str) -> dict[str, Any]:
     return {
         "event_id": row["event_id"],
         "run_id": run_id,
@@ -219,8 +223,8 @@ def _event_out(row: sqlite3.Row, run_id: str) -> dict[str, Any]:
 
 
 def _insert_event(
-    conn: sqlite3.Connection,
-    run: sqlite3.Row,
+    tx: Tx,
+    run: Row,
     type_: str,
     summary: str,
     step_id: str | None = None,
@@ -229,20 +233,21 @@ def _insert_event(
     idempotency_key: str | None = None,
     body_hash: str | None = None,
 ) -> dict[str, Any]:
-    # A run's clock never goes back: an event is stamped no earlier than the one before it, so the
-    # order of timestamps is the order of logging, and ``n`` (the place in the run) follows both.
-    last = conn.execute(
-        "SELECT n, ts FROM events WHERE run_seq = ? ORDER BY n DESC LIMIT 1", (run["seq"],)
-    ).fetchone()
+    """Appends an event to ``run`` (found with ``lock=True``). A run's clock never goes back: an
+    event is stamped no earlier than the one before it, so the order of timestamps is the order of
+    logging, and both ``n`` (the place in the run) and ``type_n`` (the place among the run's events
+    of its type) follow it: any page, filtered by type or not, is an index range."""
+    last = tx.one("SELECT n, ts FROM events WHERE run_seq = ? ORDER BY n DESC LIMIT 1", (run["seq"],))
     event_id, ts = new_id(), now_us() if last is None else max(now_us(), last["ts"])
     n = 1 if last is None else last["n"] + 1
-    conn.execute(
+    type_n = 1 + (tx.value("SELECT MAX(type_n) FROM events WHERE run_seq = ? AND type = ?", (run["seq"], type_)) or 0)
+    tx.execute(
         "INSERT INTO events (event_id, run_seq, tenant, type, summary, ts, step_id, agent_id, payload,"
-        " idempotency_key, body_hash, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " idempotency_key, body_hash, n, type_n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (event_id, run["seq"], run["tenant"], type_, summary, ts, step_id, agent_id, payload, idempotency_key,
-         body_hash, n),
+         body_hash, n, type_n),
     )
-    conn.execute("UPDATE runs SET event_count = event_count + 1 WHERE seq = ?", (run["seq"],))
+    tx.execute("UPDATE runs SET event_count = event_count + 1 WHERE seq = ?", (run["seq"],))
     return {
         "event_id": event_id, "run_id": run["run_id"], "type": type_, "summary": summary,
         "timestamp": iso_from_us(ts), "step_id": step_id, "agent_id": agent_id,
@@ -253,18 +258,17 @@ def _insert_event(
 def log_event(store: Store, key: str, mission_id: object, run_id: object, fields: dict[str, Any]) -> dict[str, Any]:
     """Appends an event. With an ``idempotency_key`` already used on this run: the stored event
     when the rest of the body is the same, 409 when it differs. 409 on a run that has ended."""
-    tenant = store.tenant_id(key)
     payload = dump_json(fields.get("payload"), ("body", "payload"))
     idempotency_key = fields.get("idempotency_key")
     content = {k: fields.get(k) for k in ("type", "summary", "step_id", "agent_id", "payload")}
     body_hash = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
-    with store.write() as conn:
-        run = find_run(conn, tenant, mission_id, run_id)
+    with store.atomic(key) as tx:
+        run = find_run(tx, mission_id, run_id, lock=True)
         if idempotency_key is not None:
-            stored = conn.execute(
+            stored = tx.one(
                 f"SELECT {_EVENT_COLUMNS}, e.body_hash FROM events e WHERE e.run_seq = ? AND e.idempotency_key = ?",
                 (run["seq"], idempotency_key),
-            ).fetchone()
+            )
             if stored is not None:
                 if stored["body_hash"] != body_hash:
                     raise Conflict(
@@ -277,7 +281,7 @@ def log_event(store: Store, key: str, mission_id: object, run_id: object, fields
                 f"Run {run_id} is {run['status']}; events can be logged only on a pending, running or paused run."
             )
         event = _insert_event(
-            conn, run, str(fields["type"]), fields["summary"], fields.get("step_id"), fields.get("agent_id"),
+            tx, run, str(fields["type"]), fields["summary"], fields.get("step_id"), fields.get("agent_id"),
             payload, idempotency_key, body_hash,
         )
         return {"data": event}
@@ -296,58 +300,61 @@ def list_run_events(
     store: Store, key: str, mission_id: object, run_id: object, filters: dict[str, str | None],
     page_number: int, page_size: int,
 ) -> dict[str, Any]:
-    """Oldest first (by timestamp, then order of logging). ``filters``: type, step_id, agent_id."""
-    tenant = store.tenant_id(key)
-    clause, args = _event_filters(filters)
+    """Oldest first (by timestamp, then order of logging). ``filters``: type, step_id, agent_id.
+
+    Unfiltered, page k is the range of places ``((k-1)·size, k·size]``; filtered by type alone, the
+    same range of places among that type; with other filters, an index walk."""
     offset = (page_number - 1) * page_size
-    with store.read() as conn:
-        run = find_run(conn, tenant, mission_id, run_id)
-        if clause:
-            total = conn.execute(
-                f"SELECT COUNT(*) FROM events WHERE run_seq = ?{clause}", (run["seq"], *args)
-            ).fetchone()[0]
-        else:
+    given = {name: value for name, value in filters.items() if value is not None}
+    with store.atomic(key, read_only=True) as tx:
+        run = find_run(tx, mission_id, run_id)
+        if not given:
             total = run["event_count"]
-        if offset >= min(total, MAX_OFFSET):
-            rows = []
-        elif clause:
-            rows = conn.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.seq IN ("
-                f" SELECT seq FROM events WHERE run_seq = ?{clause} ORDER BY ts, seq LIMIT ? OFFSET ?"
-                ") ORDER BY e.ts, e.seq",
-                (run["seq"], *args, page_size, offset),
-            ).fetchall()
-        else:  # every event of the run: page k is the range of places ((k-1)·size, k·size]
-            rows = conn.execute(
+            rows = [] if offset >= min(total, MAX_OFFSET) else tx.all(
                 f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.run_seq = ? AND e.n > ? AND e.n <= ? ORDER BY e.n",
                 (run["seq"], offset, offset + page_size),
-            ).fetchall()
+            )
+        elif set(given) == {"type"}:
+            total = tx.value("SELECT MAX(type_n) FROM events WHERE run_seq = ? AND type = ?",
+                             (run["seq"], given["type"])) or 0
+            rows = [] if offset >= min(total, MAX_OFFSET) else tx.all(
+                f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.run_seq = ? AND e.type = ?"
+                " AND e.type_n > ? AND e.type_n <= ? ORDER BY e.type_n",
+                (run["seq"], given["type"], offset, offset + page_size),
+            )
+        else:
+            clause, args = _event_filters(filters)
+            total = tx.value(f"SELECT COUNT(*) FROM events WHERE run_seq = ?{clause}", (run["seq"], *args))
+            rows = [] if offset >= min(total, MAX_OFFSET) else tx.all(
+                f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.seq IN ("
+                f" SELECT seq FROM events WHERE run_seq = ?{clause} ORDER BY n LIMIT ? OFFSET ?"
+                ") ORDER BY e.n",
+                (run["seq"], *args, page_size, offset),
+            )
     return {"data": [_event_out(r, run["run_id"]) for r in rows], "meta": page_meta(total, page_number, page_size)}
 
 
 def list_recent_events(store: Store, key: str, type_: str | None, page_number: int, page_size: int) -> dict[str, Any]:
     """Events of all the tenant's runs, newest first."""
-    tenant = store.tenant_id(key)
     clause, args = _event_filters({"type": type_})
     offset = (page_number - 1) * page_size
-    with store.read() as conn:
-        total = conn.execute(f"SELECT COUNT(*) FROM events WHERE tenant = ?{clause}", (tenant, *args)).fetchone()[0]
-        rows = [] if offset >= min(total, MAX_OFFSET) else conn.execute(
+    with store.atomic(key, read_only=True) as tx:
+        total = tx.value(f"SELECT COUNT(*) FROM events WHERE tenant = ?{clause}", (tx.tenant, *args))
+        rows = [] if offset >= min(total, MAX_OFFSET) else tx.all(
             f"SELECT {_EVENT_COLUMNS}, r.run_id FROM events e JOIN runs r ON r.seq = e.run_seq WHERE e.seq IN ("
             f" SELECT seq FROM events WHERE tenant = ?{clause} ORDER BY ts DESC, seq DESC LIMIT ? OFFSET ?"
             ") ORDER BY e.ts DESC, e.seq DESC",
-            (tenant, *args, page_size, offset),
-        ).fetchall()
+            (tx.tenant, *args, page_size, offset),
+        )
     return {"data": [_event_out(r, r["run_id"]) for r in rows], "meta": page_meta(total, page_number, page_size)}
 
 
 def get_event(store: Store, key: str, mission_id: object, run_id: object, event_id: str) -> dict[str, Any]:
-    tenant = store.tenant_id(key)
-    with store.read() as conn:
-        run = find_run(conn, tenant, mission_id, run_id)
-        row = conn.execute(
+    with store.atomic(key, read_only=True) as tx:
+        run = find_run(tx, mission_id, run_id)
+        row = tx.one(
             f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.event_id = ? AND e.run_seq = ?", (event_id, run["seq"])
-        ).fetchone()
+        )
     if row is None:
         raise NotFound("event", event_id)
     return {"data": _event_out(row, run["run_id"])}

@@ -1,171 +1,102 @@
-"""The SQLite store of the embedded API: connection, schema migrations, transactions, errors.
+"""The store interface of the embedded API: transactions, tenants, dialect, migrations, changes.
 
-One connection, guarded by a lock, serves the whole process. A unit of work (:meth:`Store.run`)
-runs on the calling thread, the event loop's: a write is a fraction of a millisecond, and handing
-it to a worker thread cost more than the work itself (measured: 0.57 ms against 0.22 ms a logged
-event, bench/bench_local.py). Serialising the work on one connection means concurrent requests
-never meet ``database is locked``; writes start with ``BEGIN IMMEDIATE`` so another *process*
-on the same file waits (``busy_timeout``) instead of failing. WAL mode with ``synchronous=NORMAL``: a transaction that has committed
-(and so a request answered 2xx) survives the process being killed; only an OS crash or
-power loss may lose the last transactions.
+How an engine plugs in
+----------------------
+The domain modules (``missions``, ``runs``, ``plans``, ``idempotency``) never see a driver. They
+receive a :class:`Store` and open transactions with :meth:`Store.atomic`, which yields a
+:class:`Tx`: ``tx.one / tx.all / tx.value / tx.execute`` over plain SQL, and ``tx.tenant``, the
+integer id of the request's tenant. The SQL they write is accepted by SQLite and PostgreSQL alike:
+
+- ``?`` placeholders, and no literal ``?`` or ``%`` in statements (an engine whose driver wants
+  ``%s`` rewrites them with :func:`qmark_to_format`);
+- ``INSERT … ON CONFLICT … DO NOTHING / DO UPDATE``, ``RETURNING``, ``SAVEPOINT``, ``LIMIT ? OFFSET ?``;
+- rows read by column name (``row["seq"]``), never by position;
+- a write that reads a row and then changes what depends on it (a run's next event place, its
+  status) appends ``tx.dialect.lock`` to that SELECT: ``" FOR UPDATE"`` where concurrent
+  transactions can interleave (PostgreSQL), ``""`` where writers are serialised (SQLite).
+
+A second engine is one module with one subclass of :class:`Store` (see ``sqlite.py``; a
+PostgreSQL store lives in ``postgres.py``) that provides:
+
+- ``dialect`` (a :class:`Dialect`) and its own versioned migrations, applied by :meth:`Store.migrate`
+  so that several processes starting at once on an empty database all come up (SQLite: under
+  ``BEGIN IMMEDIATE``, re-reading ``user_version`` inside; PostgreSQL: under an advisory lock);
+- ``_connection()``: a connection for one outermost transaction (SQLite: its one connection;
+  PostgreSQL: one from a pool), and ``_begin / _commit / _rollback / _execute`` on it;
+- ``run(fn, *args)``: where the (synchronous) domain function runs — SQLite on the event loop
+  under a lock, PostgreSQL in a worker thread with a pooled connection;
+- ``change_marker()``: a cheap value that differs after any commit by any process (SQLite:
+  ``PRAGMA data_version`` plus this process's own commits; PostgreSQL: a LISTEN/NOTIFY counter);
+- ``close()``.
+
+Everything else — nesting by savepoints, the tenant cache, change listeners, the idempotency
+claim (``idempotency.py``, a unique key claimed in the same transaction as the write) — is
+shared here, so both engines enforce the same rules in the database.
+
+:func:`open_store` picks the engine from the target: a ``postgresql://`` URL or a file path.
 """
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
-import logging
 import math
 import os
-import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, TypeVar
-
+from functools import lru_cache
+from typing import Any, Protocol, TypeVar
 
 __all__ = [
-    "Store",
-    "NotFound",
-    "Conflict",
-    "Invalid",
     "DEFAULT_TENANT",
-    "tenant_hash",
+    "MAX_OFFSET",
+    "NO_TENANT",
+    "Conflict",
+    "Dialect",
+    "Invalid",
+    "NotFound",
+    "Row",
+    "Store",
+    "Tx",
+    "dump_json",
+    "iso_from_us",
+    "load_json",
     "new_id",
     "now_iso",
     "now_us",
-    "iso_from_us",
-    "dump_json",
-    "load_json",
+    "open_store",
     "page_meta",
-    "MIGRATIONS",
+    "qmark_to_format",
+    "tenant_hash",
 ]
-
-log = logging.getLogger("missions_mcp.local")
 
 T = TypeVar("T")
 
 DEFAULT_TENANT = "local"
 """The tenant of requests without an ``Authorization`` header."""
 
-MIGRATIONS: list[str] = [
-    # 1: the whole model. Events refer to runs by the run's integer key and keep their time in
-    # integer microseconds, which keeps the per-event indexes small.
-    """
-    CREATE TABLE tenants (
-        id INTEGER PRIMARY KEY,
-        key_hash TEXT NOT NULL UNIQUE
-    );
-    CREATE TABLE missions (
-        seq INTEGER PRIMARY KEY,
-        mission_id TEXT NOT NULL UNIQUE,
-        tenant INTEGER NOT NULL REFERENCES tenants(id),
-        name TEXT NOT NULL,
-        description TEXT,
-        model TEXT,
-        instructions TEXT,
-        execution_mode TEXT NOT NULL,
-        metadata TEXT,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE INDEX missions_by_tenant ON missions(tenant, seq);
-    CREATE TABLE runs (
-        seq INTEGER PRIMARY KEY,
-        run_id TEXT NOT NULL UNIQUE,
-        mission_id TEXT NOT NULL REFERENCES missions(mission_id) ON DELETE CASCADE,
-        tenant INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        input TEXT,
-        started_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        finished_at TEXT,
-        result_summary TEXT,
-        result_payload TEXT,
-        error TEXT,
-        metadata TEXT,
-        event_count INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX runs_by_mission ON runs(mission_id, seq);
-    CREATE INDEX runs_by_tenant ON runs(tenant, seq);
-    CREATE INDEX runs_by_tenant_status ON runs(tenant, status, seq);
-    CREATE TABLE events (
-        seq INTEGER PRIMARY KEY,
-        event_id TEXT NOT NULL UNIQUE,
-        run_seq INTEGER NOT NULL REFERENCES runs(seq) ON DELETE CASCADE,
-        tenant INTEGER NOT NULL,
-        type TEXT NOT NULL,
-        summary TEXT NOT NULL,
-        ts INTEGER NOT NULL,
-        step_id TEXT,
-        agent_id TEXT,
-        payload TEXT,
-        idempotency_key TEXT,
-        body_hash TEXT
-    );
-    CREATE INDEX events_by_run ON events(run_seq, ts, seq);
-    CREATE INDEX events_by_run_type ON events(run_seq, type, ts, seq);
-    CREATE INDEX events_by_tenant ON events(tenant, ts, seq);
-    CREATE UNIQUE INDEX events_idempotency ON events(run_seq, idempotency_key)
-        WHERE idempotency_key IS NOT NULL;
-    CREATE TABLE plan_steps (
-        seq INTEGER PRIMARY KEY,
-        run_seq INTEGER NOT NULL REFERENCES runs(seq) ON DELETE CASCADE,
-        step_id TEXT NOT NULL,
-        parent_step_id TEXT,
-        sequence INTEGER NOT NULL,
-        description TEXT NOT NULL,
-        status TEXT NOT NULL,
-        started_at TEXT,
-        completed_at TEXT,
-        metadata TEXT,
-        UNIQUE (run_seq, step_id)
-    );
-    CREATE INDEX plan_steps_by_sequence ON plan_steps(run_seq, sequence, seq);
-    CREATE TABLE linked_agents (
-        seq INTEGER PRIMARY KEY,
-        run_seq INTEGER NOT NULL REFERENCES runs(seq) ON DELETE CASCADE,
-        telnyx_agent_id TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        UNIQUE (run_seq, telnyx_agent_id)
-    );
-    CREATE TABLE resources (
-        seq INTEGER PRIMARY KEY,
-        resource_id TEXT NOT NULL UNIQUE,
-        kind TEXT NOT NULL,
-        mission_id TEXT NOT NULL REFERENCES missions(mission_id) ON DELETE CASCADE,
-        document TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE INDEX resources_by_mission ON resources(mission_id, kind, seq);
-    CREATE TABLE idempotency (
-        tenant INTEGER NOT NULL,
-        method TEXT NOT NULL,
-        path TEXT NOT NULL,
-        key TEXT NOT NULL,
-        request_hash TEXT NOT NULL,
-        status INTEGER NOT NULL,
-        body BLOB NOT NULL,
-        created_at REAL NOT NULL,
-        PRIMARY KEY (tenant, method, path, key)
-    ) WITHOUT ROWID;
-    CREATE INDEX idempotency_by_age ON idempotency(created_at);
-    """,
-    # 2: each event's place in its run (1, 2, 3 …, the order of timestamp then logging), so a page
-    # of a run's events is an index range however deep it is, instead of an OFFSET walk.
-    """
-    ALTER TABLE events ADD COLUMN n INTEGER;
-    UPDATE events SET n = ranked.n FROM (
-        SELECT seq, ROW_NUMBER() OVER (PARTITION BY run_seq ORDER BY ts, seq) AS n FROM events
-    ) AS ranked WHERE events.seq = ranked.seq;
-    CREATE UNIQUE INDEX events_by_run_n ON events(run_seq, n);
-    """,
-]
+NO_TENANT = 0
+"""The tenant id a read sees for a key never written with: it owns nothing (real ids start at 1)."""
+
+Row = Mapping[str, Any]
+"""A row, read by column name (``sqlite3.Row``, psycopg's ``dict_row``)."""
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the store uses."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
 
 
 # --------------------------------------------------------------------------- errors
@@ -252,100 +183,220 @@ def page_meta(total: int, page_number: int, page_size: int) -> dict[str, int]:
     }
 
 
-# --------------------------------------------------------------------------- the store
+@lru_cache(maxsize=512)
+def qmark_to_format(sql: str) -> str:
+    """``?`` placeholders as ``%s`` (psycopg's style). The domain SQL holds no literal ``?`` or ``%``."""
+    return sql.replace("?", "%s")
 
 
-class Store:
-    """An open database. Use :meth:`run` from async code, :meth:`read`/:meth:`write` inside it."""
+# --------------------------------------------------------------------------- transactions
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:"):
-        self.path = str(path)
-        if self.path != ":memory:" and not self.path.startswith("file:"):
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._tenants: dict[str, int] = {}
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA busy_timeout = 10000")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        self._migrate()
 
-    def _migrate(self) -> None:
-        with self._lock:
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    # executescript would commit first; run the statements one by one instead.
-                    for statement in _statements(script):
-                        self._conn.execute(statement)
-                    self._conn.execute(f"PRAGMA user_version = {number}")
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                log.info("database %s migrated to schema version %d", self.path, number)
+@dataclass(frozen=True)
+class Dialect:
+    """What differs in the SQL of two engines, for the few statements that need it."""
+
+    name: str
+    lock: str
+    """Appended to a SELECT whose row the transaction will change: ``" FOR UPDATE"`` or ``""``."""
+
+
+class Tx:
+    """One (possibly nested) transaction: its connection, its tenant, plain SQL over them."""
+
+    __slots__ = ("conn", "depth", "new_tenants", "read_only", "store", "tenant")
+
+    def __init__(self, store: Store, conn: Any, read_only: bool, depth: int, new_tenants: dict[str, int]):
+        self.store = store
+        self.conn = conn
+        self.tenant = NO_TENANT
+        self.read_only = read_only
+        self.depth = depth
+        self.new_tenants = new_tenants  # shared by the nest; published to the cache on commit
 
     @property
-    def schema_version(self) -> int:
-        with self._lock:
-            return self._conn.execute("PRAGMA user_version").fetchone()[0]
+    def dialect(self) -> Dialect:
+        return self.store.dialect
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        return self.store._execute(self.conn, sql, params)
 
-    # -- running work
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row: Row | None = self.store._execute(self.conn, sql, params).fetchone()
+        return row
 
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self.store._execute(self.conn, sql, params).fetchall()
+
+    def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row, or ``None``."""
+        row = self.store._execute(self.conn, sql, params).fetchone()
+        return None if row is None else next(iter(row.values())) if isinstance(row, Mapping) else row[0]
+
+
+@dataclass
+class _Nest:
+    """The open transactions of one thread, outermost first."""
+
+    stack: list[Tx] = field(default_factory=list)
+
+
+class Store(abc.ABC):
+    """An open database. Async code calls :meth:`run`; the function it runs opens
+    :meth:`atomic` transactions (which nest)."""
+
+    dialect: Dialect
+
+    def __init__(self) -> None:
+        self._tenants: dict[str, int] = {}
+        self._local = threading.local()
+        self._listeners: list[Callable[[], None]] = []
+
+    # -- what an engine provides
+
+    @abc.abstractmethod
+    def _connection(self) -> AbstractContextManager[Any]:
+        """A connection for the whole of one outermost transaction."""
+
+    @abc.abstractmethod
+    def _begin(self, conn: Any, read_only: bool) -> None: ...
+
+    @abc.abstractmethod
+    def _commit(self, conn: Any) -> None: ...
+
+    @abc.abstractmethod
+    def _rollback(self, conn: Any) -> None: ...
+
+    @abc.abstractmethod
+    def _execute(self, conn: Any, sql: str, params: Sequence[Any]) -> Cursor:
+        """Run one statement written with ``?`` placeholders; rows read by column name."""
+
+    @abc.abstractmethod
+    def migrate(self) -> None:
+        """Bring the schema to the latest version; safe when several processes start at once."""
+
+    @property
+    @abc.abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abc.abstractmethod
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` while holding the connection (on this thread; see the module's note)."""
-        return self._locked(fn, args)
+        """Run the synchronous ``fn(*args)`` where this engine's connections may be used."""
 
-    def _locked(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        with self._lock:
-            return fn(*args)
+    @abc.abstractmethod
+    def change_marker(self) -> object:
+        """A value that differs after any write committed since it was last taken, by this
+        process or another one on the same database. Cheap enough to poll (SQLite: ≈10 µs)."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    # -- transactions
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (``BEGIN IMMEDIATE``); call only inside :meth:`run`."""
-        self._conn.execute("BEGIN IMMEDIATE")
+    def atomic(self, key: str | None = None, *, read_only: bool = False) -> Iterator[Tx]:
+        """A transaction for the tenant of ``key`` (a :func:`tenant_hash`), or the enclosing one's.
+
+        Outermost: ``BEGIN`` (a write takes the write lock at once), ``COMMIT`` on success,
+        ``ROLLBACK`` on any exception. Nested: a ``SAVEPOINT`` that is rolled back alone when its
+        block raises, so a caller may catch the error and go on. A write cannot nest in a read.
+        A write creates the tenant on first use, in this transaction; a read of an unknown tenant
+        sees :data:`NO_TENANT`, which owns nothing.
+        """
+        nest: _Nest | None = getattr(self._local, "nest", None)
+        if nest is None:
+            nest = self._local.nest = _Nest()
+        if nest.stack:
+            yield from self._nested(nest, key, read_only)
+        else:
+            yield from self._outermost(nest, key, read_only)
+
+    def _outermost(self, nest: _Nest, key: str | None, read_only: bool) -> Iterator[Tx]:
+        with self._connection() as conn:
+            self._begin(conn, read_only)
+            tx = Tx(self, conn, read_only, 0, {})
+            nest.stack.append(tx)
+            try:
+                tx.tenant = self._tenant(tx, key)
+                yield tx
+            except BaseException:
+                nest.stack.pop()
+                self._rollback(conn)
+                raise
+            nest.stack.pop()
+            try:
+                self._commit(conn)
+            except BaseException:
+                self._rollback(conn)
+                raise
+        self._tenants.update(tx.new_tenants)
+        if not read_only:
+            for listener in self._listeners:
+                listener()
+
+    def _nested(self, nest: _Nest, key: str | None, read_only: bool) -> Iterator[Tx]:
+        outer = nest.stack[-1]
+        if outer.read_only and not read_only:
+            raise RuntimeError("a write transaction cannot be opened inside a read transaction")
+        tx = Tx(self, outer.conn, outer.read_only, outer.depth + 1, outer.new_tenants)
+        tx.tenant = outer.tenant if key is None else self._tenant(tx, key)
+        savepoint = f"sp{tx.depth}"
+        if not tx.read_only:
+            self._execute(tx.conn, f"SAVEPOINT {savepoint}", ())
+        nest.stack.append(tx)
         try:
-            yield self._conn
+            yield tx
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if not tx.read_only:
+                self._execute(tx.conn, f"ROLLBACK TO SAVEPOINT {savepoint}", ())
+                self._execute(tx.conn, f"RELEASE SAVEPOINT {savepoint}", ())
             raise
-        self._conn.execute("COMMIT")
-
-    @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: one consistent snapshot; call only inside :meth:`run`."""
-        self._conn.execute("BEGIN")
-        try:
-            yield self._conn
         finally:
-            self._conn.execute("COMMIT")
+            nest.stack.pop()
+        if not tx.read_only:
+            self._execute(tx.conn, f"RELEASE SAVEPOINT {savepoint}", ())
 
-    def tenant_id(self, key_hash: str) -> int:
-        """The integer id of a tenant, created on first use in a transaction of its own (so a
-        request that fails later cannot roll it back); call only inside :meth:`run`."""
-        cached = self._tenants.get(key_hash)
-        if cached is None:
-            with self.write() as conn:
-                conn.execute("INSERT OR IGNORE INTO tenants(key_hash) VALUES (?)", (key_hash,))
-                cached = conn.execute("SELECT id FROM tenants WHERE key_hash = ?", (key_hash,)).fetchone()[0]
-            self._tenants[key_hash] = cached
-        return cached
+    # -- tenants
+
+    def _tenant(self, tx: Tx, key: str | None) -> int:
+        if key is None:
+            return NO_TENANT
+        known = self._tenants.get(key) or tx.new_tenants.get(key)
+        if known is not None:
+            return known
+        ident = tx.value("SELECT id FROM tenants WHERE key_hash = ?", (key,))
+        if ident is None:
+            if tx.read_only:
+                return NO_TENANT
+            tx.execute("INSERT INTO tenants (key_hash) VALUES (?) ON CONFLICT DO NOTHING", (key,))
+            ident = tx.value("SELECT id FROM tenants WHERE key_hash = ?", (key,))
+        tx.new_tenants[key] = ident
+        return int(ident)
+
+    def tenant_id(self, key: str) -> int:
+        """The integer id of a tenant, created if needed; inside a transaction, in that transaction."""
+        with self.atomic(key) as tx:
+            return tx.tenant
+
+    # -- changes
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Calls ``listener()`` after each write this process commits (other processes' writes
+        show in :meth:`change_marker`)."""
+        self._listeners.append(listener)
 
 
-def _statements(script: str) -> Iterator[str]:
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip():
-                yield buffer.strip()
-            buffer = ""
-    if buffer.strip():
-        yield buffer.strip()
+def open_store(target: str | os.PathLike[str] | Store = ":memory:") -> Store:
+    """The store at ``target``: a ``postgresql://`` URL, or the path of a SQLite file (created and
+    migrated if needed); a :class:`Store` is taken as it is."""
+    if isinstance(target, Store):
+        return target
+    text = os.fspath(target)
+    if text.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]
+
+        store: Store = PostgresStore(text)
+        return store
+    from .sqlite import SQLiteStore
+
+    return SQLiteStore(text)

@@ -314,14 +314,14 @@ def _resource_handler(op: Operation, kind: ResourceKind) -> Callable[..., Any]:
 def route_order(op: Operation) -> tuple[bool, tuple[bool, ...]]:
     """The order the router tries routes in (it stops at the first match).
 
-    First the operations on one run — what an agent calls on every step of its work (log an
-    event, update a step, read the plan or the run): about 0.2 ms less a request than finding
+    First the catalogue's ``hot`` operations — what an agent calls on every step of its work (log
+    an event, update a step, read the plan or the run): about 0.2 ms less a request than finding
     them after the mission and sub-resource routes (bench/bench_local.py). None of them can
-    shadow another route: every other route is shorter or has a literal where they have
-    ``{run_id}``. Then, among equals, literal path segments before parameters, so
-    ``/ai/missions/runs`` wins over ``/ai/missions/{mission_id}``.
+    shadow another route: each works on one run, and every other route is shorter or has a
+    literal where they have ``{run_id}``. Then, among equals, literal path segments before
+    parameters, so ``/ai/missions/runs`` wins over ``/ai/missions/{mission_id}``.
     """
-    return "run_id" not in op.path_fields, tuple(segment.startswith("{") for segment in op.path.split("/"))
+    return not op.hot, tuple(segment.startswith("{") for segment in op.path.split("/"))
 
 
 def _resource_kind(op: Operation) -> ResourceKind | None:

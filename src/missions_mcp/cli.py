@@ -6,6 +6,7 @@ stdout belongs to JSON-RPC on stdio: everything this module says goes to stderr 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -113,6 +114,10 @@ async def _serve(settings: Settings) -> None:
     from .server import build_server
 
     missions = build_server(settings)
+    # Everything built so far lives as long as the server: keep it out of every later collection (the
+    # first full one would otherwise walk ~90,000 start-up objects in the middle of a tools/list).
+    gc.freeze()
+    gc.enable()
     try:
         if settings.transport == "stdio":
             from mcp.server.stdio import stdio_server
@@ -179,12 +184,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("embedded Missions API on http://%s:%d, database %s", args.host, args.port, db)
         serve(host=args.host, port=args.port, db_path=db)
         return 0
+    gc.disable()  # no collections while start-up objects are built: _serve freezes them, then enables it
     try:
         settings = settings_from_args(args)
         from .server import select_operations
 
         select_operations(settings)
     except ValueError as exc:
+        gc.enable()
         parser.exit(2, f"missions-mcp: {exc}\n")
     _configure_logging(settings.log_level)
     logger.info("missions-mcp %s: %s, transport %s", __version__, _describe_backend(settings), settings.transport)

@@ -11,8 +11,10 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .app import create_app
+if TYPE_CHECKING:
+    from .app import create_app
 
 __all__ = ["create_app", "default_db_path", "serve"]
 
@@ -35,6 +37,16 @@ def default_db_path() -> Path:
     return base / "missions-mcp" / "missions.db"
 
 
+def __getattr__(name: str) -> Any:
+    # FastAPI is imported on first use of the app, not by whoever only needs default_db_path (the MCP
+    # server prints it on start, before any call reaches the API).
+    if name == "create_app":
+        from .app import create_app
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def serve(host: str = "127.0.0.1", port: int = 8700, db_path: str | os.PathLike[str] | None = None) -> None:
     """Serves the API with uvicorn until interrupted; logs go to stderr."""
     import uvicorn
@@ -43,4 +55,6 @@ def serve(host: str = "127.0.0.1", port: int = 8700, db_path: str | os.PathLike[
     if not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log.info("Missions API on http://%s:%d (database %s)", host, port, path)
+    from .app import create_app
+
     uvicorn.run(create_app(path), host=host, port=port, log_level="info", access_log=False)

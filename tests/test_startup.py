@@ -1,0 +1,83 @@
+"""What the server does before its first answer: only what ``tools/list`` needs.
+
+Timings live in ``bench/bench_session.py``; these tests pin the causes instead: the embedded API's
+web framework stays unimported until a call needs it, and no collection walks the start-up heap.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from support import clean_env
+
+HANDSHAKE = [
+    {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}},
+    {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+]
+
+
+def _serve(tmp_path, *python_flags: str) -> tuple[list[dict], str]:
+    """Run the stdio server through the handshake and ``tools/list``, then end its input."""
+    proc = subprocess.run(
+        [sys.executable, *python_flags, "-m", "missions_mcp"],
+        input="".join(json.dumps(m) + "\n" for m in HANDSHAKE).encode(),
+        capture_output=True, check=False, timeout=60, env=clean_env() | {"MISSIONS_DB": str(tmp_path / "m.db")},
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    answers = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    return answers, proc.stderr.decode()
+
+
+@pytest.mark.slow
+def test_the_embedded_api_is_not_imported_to_answer_tools_list(tmp_path):
+    answers, stderr = _serve(tmp_path, "-X", "importtime")
+    assert [a["id"] for a in answers] == [1, 2] and len(answers[1]["result"]["tools"]) == 41
+    imported = {line.split("|")[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+    assert "missions_mcp.server" in imported, "the import log is read as expected"
+    assert not {"fastapi", "missions_mcp.local.app"} & imported
+    assert str(tmp_path / "m.db") in stderr, "the start-up line still names the database"
+
+
+def test_database_path_needs_no_web_framework():
+    code = ("import sys; from missions_mcp.local import default_db_path; default_db_path(); "
+            "print(sorted(m for m in ('fastapi', 'missions_mcp.local.app') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False, timeout=60, env=clean_env())
+    assert out.returncode == 0, out.stderr.decode()
+    assert out.stdout.decode().strip() == "[]"
+
+
+def test_create_app_is_still_importable_from_the_package():
+    from missions_mcp.local import create_app
+    from missions_mcp.local.app import create_app as defined
+
+    assert create_app is defined
+
+
+@pytest.mark.slow
+def test_no_collection_walks_the_start_up_heap(tmp_path):
+    """Start-up runs with the collector off and freezes what it built before the first request."""
+    probe = (
+        "import gc, runpy, sys\n"
+        "seen = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'stop' and seen.append(info['generation']))\n"
+        "sys.argv = ['missions_mcp']\n"
+        "try:\n"
+        "    runpy.run_module('missions_mcp', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stderr.write(f'\\nFROZEN {gc.get_freeze_count()} FULL {seen.count(2)}\\n')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], input="".join(json.dumps(m) + "\n" for m in HANDSHAKE).encode(),
+        capture_output=True, check=False, timeout=60, env=clean_env() | {"MISSIONS_DB": str(tmp_path / "m.db")},
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    last = proc.stderr.decode().strip().splitlines()[-1].split()
+    frozen, full = int(last[1]), int(last[3])
+    assert frozen > 50_000, "the start-up heap is frozen"
+    assert full == 0, "no full collection during start-up and the first tools/list"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
 import pytest
 from support import clean_env
@@ -21,16 +23,36 @@ HANDSHAKE = [
 ]
 
 
-def _serve(tmp_path, *python_flags: str) -> tuple[list[dict], str]:
-    """Run the stdio server through the handshake and ``tools/list``, then end its input."""
-    proc = subprocess.run(
-        [sys.executable, *python_flags, "-m", "missions_mcp"],
-        input="".join(json.dumps(m) + "\n" for m in HANDSHAKE).encode(),
-        capture_output=True, check=False, timeout=60, env=clean_env() | {"MISSIONS_DB": str(tmp_path / "m.db")},
-    )
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-    answers = [json.loads(line) for line in proc.stdout.decode().splitlines()]
-    return answers, proc.stderr.decode()
+def _serve(tmp_path: Path, *python_flags: str, code: str | None = None) -> tuple[list[dict], str]:
+    """Run the stdio server through the handshake and ``tools/list``; end its input once answered.
+
+    Its input stays open until the answer arrives (the server may drop a request still in flight when
+    its input ends); stderr goes to a file, so a long import log cannot fill a pipe.
+    """
+    command = [sys.executable, *python_flags, *(["-c", code] if code else ["-m", "missions_mcp"])]
+    log = tmp_path / "stderr.txt"
+    with log.open("wb") as stderr:
+        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                                env=clean_env() | {"MISSIONS_DB": str(tmp_path / "m.db")})
+        watchdog = threading.Timer(60, proc.kill)
+        watchdog.start()
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write("".join(json.dumps(m) + "\n" for m in HANDSHAKE).encode())
+            proc.stdin.flush()
+            answers: list[dict] = []
+            while not answers or answers[-1].get("id") != 2:
+                line = proc.stdout.readline()
+                assert line, f"the server ended before answering tools/list: {log.read_text()[-2000:]}"
+                answers.append(json.loads(line))
+            proc.stdin.close()
+            assert proc.wait(timeout=30) == 0, log.read_text()[-2000:]
+        finally:
+            watchdog.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return answers, log.read_text()
 
 
 @pytest.mark.slow
@@ -72,12 +94,8 @@ def test_no_collection_walks_the_start_up_heap(tmp_path):
         "    pass\n"
         "sys.stderr.write(f'\\nFROZEN {gc.get_freeze_count()} FULL {seen.count(2)}\\n')\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe], input="".join(json.dumps(m) + "\n" for m in HANDSHAKE).encode(),
-        capture_output=True, check=False, timeout=60, env=clean_env() | {"MISSIONS_DB": str(tmp_path / "m.db")},
-    )
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-    last = proc.stderr.decode().strip().splitlines()[-1].split()
+    _, stderr = _serve(tmp_path, code=probe)
+    last = stderr.strip().splitlines()[-1].split()
     frozen, full = int(last[1]), int(last[3])
     assert frozen > 50_000, "the start-up heap is frozen"
     assert full == 0, "no full collection during start-up and the first tools/list"

@@ -20,12 +20,13 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
 
-from missions_mcp import views as views_module
+from missions_mcp import resources as views_module
 from missions_mcp.catalogue import BY_NAME
 from missions_mcp.render import DATA_NOTE
 from missions_mcp.config import Settings
 from missions_mcp.server import MissionsServer, build_server
-from missions_mcp.views import RECENT_EVENTS_URI, RECENT_RUNS_URI, Views, register_views
+from missions_mcp.resources import RECENT_EVENTS_URI, RECENT_RUNS_URI
+from missions_mcp.subscriptions import Subscriptions as Views
 
 from scripted import HOSTILE, Session, call, normalise, run_script
 from support import ROOT, UPDATE
@@ -296,7 +297,7 @@ async def test_modern_listener_hears_update_plan_step(missions: MissionsServer) 
 
 async def test_polling_notices_changes_made_elsewhere(settings: Settings, mode: str) -> None:
     missions = MissionsServer(settings)
-    views: Views = register_views(missions)
+    views: Views = missions.subscriptions
     inbox = Inbox()
     try:
         async with Client(missions.server, mode=mode, message_handler=inbox) as client:

@@ -7,16 +7,16 @@ templates' variables, so ``completion/complete`` serves both.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
 
-if TYPE_CHECKING:
-    from .server import MissionsServer
-    from .views import Views
+from .catalogue import tool_names_in
+from .resources import Resources, run_uri
 
-__all__ = ["PROMPTS", "NEEDS", "register_prompts", "track_work_text", "REVIEW_INSTRUCTIONS"]
+__all__ = ["Prompts", "PROMPTS", "NEEDS", "track_work_text", "REVIEW_INSTRUCTIONS"]
 
 _ARG = types.PromptArgument
 
@@ -42,13 +42,6 @@ PROMPTS: tuple[types.Prompt, ...] = (
         ],
     ),
 )
-
-NEEDS: dict[str, frozenset[str]] = {
-    "track_work": frozenset({"list_missions", "create_mission", "start_run", "update_run", "create_plan",
-                             "update_plan_step", "log_event"}),
-    "review_run": frozenset(),
-}
-"""The tools a prompt tells the agent to call: it is offered only when the tool filters enable them all."""
 
 REVIEW_INSTRUCTIONS = """\
 Review run {run_id} of mission {mission_id}. Its summary, plan and event timeline follow, as recorded
@@ -103,6 +96,13 @@ idempotency_key on log_event so the event is not recorded twice. The plan can be
 missions://missions/<mission_id>/runs/<run_id>/plan."""
 
 
+NEEDS: dict[str, frozenset[str]] = {
+    "track_work": tool_names_in(track_work_text("a goal", "a mission")),
+    "review_run": frozenset(),  # it embeds the views, which every server offers
+}
+"""The tools a prompt tells the agent to call (read from its text): it is offered only when all are enabled."""
+
+
 def _text(text: str) -> types.PromptMessage:
     return types.PromptMessage(role="user", content=types.TextContent(type="text", text=text))
 
@@ -115,9 +115,12 @@ def _required(name: str, arguments: dict[str, str], *needed: str) -> list[str]:
 
 
 class Prompts:
-    def __init__(self, views: Views, enabled_tools: set[str]):
-        self.views = views
-        self.offered = tuple(p for p in PROMPTS if NEEDS[p.name] <= enabled_tools)
+    """``prompts/list`` and ``prompts/get``: the prompts whose tools are enabled."""
+
+    def __init__(self, resources: Resources, enabled_tools: Iterable[str]):
+        self.resources = resources
+        enabled = set(enabled_tools)
+        self.offered = tuple(p for p in PROMPTS if NEEDS[p.name] <= enabled)
 
     async def list_prompts(self, ctx: Any, params: Any) -> types.ListPromptsResult:
         return types.ListPromptsResult(prompts=list(self.offered))
@@ -140,20 +143,11 @@ class Prompts:
         raise MCPError(types.INVALID_PARAMS, f"Unknown prompt '{params.name}'. Prompts: {names}.")
 
     async def review_run(self, mission_id: str, run_id: str) -> types.GetPromptResult:
-        from .views import run_uri
-
         messages = [_text(REVIEW_INSTRUCTIONS.format(run_id=run_id, mission_id=mission_id))]
         for view in ("", "plan", "events"):
             uri = run_uri(mission_id, run_id, view)
-            text, mime = await self.views.read(uri)  # MCPError "Resource not found" for unknown ids
+            text, mime = await self.resources.read(uri)  # MCPError "Resource not found" for unknown ids
             contents = types.TextResourceContents(uri=uri, mime_type=mime, text=text)
-            messages.append(types.PromptMessage(role="user", content=types.EmbeddedResource(type="resource",
-                                                                                          resource=contents)))
+            embedded = types.EmbeddedResource(type="resource", resource=contents)
+            messages.append(types.PromptMessage(role="user", content=embedded))
         return types.GetPromptResult(description=f"Review of run {run_id}", messages=messages)
-
-
-def register_prompts(missions: MissionsServer, views: Views) -> Prompts:
-    prompts = Prompts(views, {op.name for op in missions.operations})
-    missions.server.add_request_handler("prompts/list", types.PaginatedRequestParams, prompts.list_prompts)
-    missions.server.add_request_handler("prompts/get", types.GetPromptRequestParams, prompts.get_prompt)
-    return prompts

@@ -1,0 +1,164 @@
+"""Tools: ``tools/list`` and ``tools/call``, one tool per enabled catalogue operation.
+
+A call goes: arguments validated against the operation's model → :meth:`MissionsClient.call`
+(request, retries, error mapping) → :func:`structured_result` → the ``after_call`` hook the
+server gives (subscribers hear of the change). Failures a model can fix are ``isError`` results.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from pydantic import BaseModel, ValidationError
+
+from .catalogue import BY_NAME, OPERATIONS, TOOLSETS, Confirmation, Operation, tool_names_in
+from .client import ApiResult, MissionsClient, describe_target, parse_arguments
+from .config import Settings
+from .errors import MissionsError
+
+__all__ = ["Tools", "select_operations", "to_tool", "instructions", "structured_result", "error_result", "REPORTING"]
+
+logger = logging.getLogger(__name__)
+
+AfterCall = Callable[[Operation, BaseModel, ApiResult], Awaitable[None]]
+
+REPORTING = """\
+Track multi-step work as missions and runs, and report your own progress so a person can follow it:
+find or create a mission (list_missions, create_mission), start_run, write the plan (create_plan),
+set each step in_progress then completed/skipped/failed (update_plan_step), log tool calls, results,
+messages and errors (log_event), and finish with update_run: succeeded + result_summary, or failed + error."""
+"""What the server teaches a model when every tool it names is enabled."""
+
+_READERS = ("list_missions", "list_recent_runs", "list_runs", "get_run", "get_plan", "list_events")
+
+
+def instructions(operations: Iterable[Operation]) -> str:
+    """The ``initialize`` instructions, naming only tools this server offers.
+
+    A server without the write tools (``--read-only``, a tool filter) must not teach a flow the
+    model cannot follow: it says what there is to read instead.
+    """
+    enabled = {op.name for op in operations}
+    if tool_names_in(REPORTING) <= enabled:
+        return REPORTING
+    readers = [name for name in _READERS if name in enabled]
+    tools = f" with {', '.join(readers)}" if readers else ""
+    return (f"Follow the multi-step work agents report as missions, runs, plans and events{tools}. "
+            "The missions:// resources show each run, its plan and its event timeline.")
+
+
+def select_operations(settings: Settings) -> tuple[Operation, ...]:
+    """The operations this server offers, in catalogue order.
+
+    ``toolsets`` (default: all) and ``tools`` add, ``exclude_tools`` removes, and ``read_only``
+    keeps only GET operations whatever else was asked. Unknown names raise ``ValueError``
+    listing the valid ones.
+    """
+    unknown_sets = sorted(set(settings.toolsets) - set(TOOLSETS) - {"all"})
+    if unknown_sets:
+        raise ValueError(f"unknown toolset(s): {', '.join(unknown_sets)}. Valid toolsets: {', '.join(TOOLSETS)}, all")
+    unknown_tools = sorted((set(settings.tools) | set(settings.exclude_tools)) - set(BY_NAME))
+    if unknown_tools:
+        raise ValueError(f"unknown tool(s): {', '.join(unknown_tools)}. Valid tools: {', '.join(BY_NAME)}")
+    if not settings.toolsets and not settings.tools:
+        chosen = set(TOOLSETS)
+    else:
+        chosen = set(TOOLSETS) if "all" in settings.toolsets else set(settings.toolsets)
+    return tuple(
+        op
+        for op in OPERATIONS
+        if (op.toolset in chosen or op.name in settings.tools)
+        and op.name not in settings.exclude_tools
+        and (op.read_only or not settings.read_only)
+    )
+
+
+def to_tool(op: Operation, *, open_world: bool) -> types.Tool:
+    return types.Tool(
+        name=op.name,
+        title=op.title,
+        description=op.description,
+        input_schema=op.input_schema,
+        output_schema=op.output_schema,
+        annotations=types.ToolAnnotations(
+            read_only_hint=op.read_only,
+            destructive_hint=op.is_destructive,
+            idempotent_hint=op.is_idempotent,
+            open_world_hint=open_world,
+        ),
+    )
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def error_result(message: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+
+
+def structured_result(op: Operation, result: ApiResult, what: str) -> dict[str, Any]:
+    """The ``structuredContent`` of a successful call, matching the tool's ``outputSchema``.
+
+    The one place a call's answer is shaped for the model.
+    """
+    if op.result is None:
+        verb = "Unlinked" if op.name.startswith("unlink") else "Deleted"
+        return Confirmation(ok=True, message=f"{verb} {what}.").model_dump()
+    data = result.data
+    if not isinstance(data, dict):
+        return {"data": data}
+    try:
+        op.result.model_validate(data)
+    except ValidationError as exc:
+        logger.warning("%s: the API's answer does not match %s (%d problems); passed on as it is",
+                       op.name, op.result.__name__, exc.error_count())
+    return data
+
+
+class Tools:
+    """The tools of one server: the enabled operations, listed and called."""
+
+    def __init__(self, client: MissionsClient, operations: tuple[Operation, ...], *, open_world: bool,
+                 after_call: AfterCall | None = None):
+        self.client = client
+        self.operations = operations
+        self._by_name = {op.name: op for op in operations}
+        self.listed = [to_tool(op, open_world=open_world) for op in operations]
+        self._after_call = after_call
+
+    async def list_tools(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=self.listed)
+
+    async def call_tool(self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+        op = self._by_name.get(params.name)
+        if op is None:
+            return error_result(self.unknown_tool(params.name))
+        try:
+            args = parse_arguments(op, params.arguments)
+            result = await self.client.call(op, args)
+            structured = structured_result(op, result, describe_target(op, args))
+        except MissionsError as exc:
+            logger.info("%s failed: %s", op.name, type(exc).__name__)
+            return error_result(str(exc))
+        if self._after_call is not None:
+            await self._after_call(op, args, result)
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=_dump(structured))], structured_content=structured
+        )
+
+    def unknown_tool(self, name: str) -> str:
+        if name in BY_NAME:
+            return (f"The tool '{name}' is not enabled on this server (read-only mode or a tool filter). "
+                    "Ask the user to enable it.")
+        close = difflib.get_close_matches(name, list(self._by_name), n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        return f"Unknown tool '{name}'.{hint} tools/list shows the tools this server offers."

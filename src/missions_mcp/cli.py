@@ -97,9 +97,10 @@ def _configure_logging(level: str) -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # One line per HTTP request is noise on stderr (and a poll would flood it): only in DEBUG.
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING)
+    from .redact import install_log_redaction, quiet_third_party_loggers
+
+    install_log_redaction()
+    quiet_third_party_loggers(level)
 
 
 def _describe_backend(settings: Settings) -> str:
@@ -122,8 +123,10 @@ async def _serve(settings: Settings) -> None:
         if settings.transport == "stdio":
             from mcp.server.stdio import stdio_server
 
+            from .stdio import AnsweringReadStream
+
             async with stdio_server() as (read_stream, write_stream):
-                await missions.server.run(read_stream, write_stream,
+                await missions.server.run(AnsweringReadStream(read_stream, write_stream), write_stream,
                                           missions.server.create_initialization_options())
         else:
             await _serve_http(missions, settings)

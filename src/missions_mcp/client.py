@@ -26,7 +26,17 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from . import __version__
 from .catalogue import ID_NOUNS, Operation
 from .config import Settings
-from .errors import ArgumentError, ConfigurationError, MissionsError, RateLimitError, ServerError, TransportError, api_error
+from .errors import (
+    ArgumentError,
+    ConfigurationError,
+    MissionsError,
+    RateLimitError,
+    RedirectError,
+    ServerError,
+    TransportError,
+    api_error,
+)
+from .redact import add_secret, needs_redaction, redact_json
 
 __all__ = ["MissionsClient", "ApiResult", "parse_arguments", "build_request", "describe_target"]
 
@@ -162,6 +172,7 @@ class MissionsClient:
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
     ):
         self.settings = settings
+        add_secret(settings.api_key)
         self._transport = transport
         self._sleep = sleep
         self._event_hooks = dict(event_hooks or {})
@@ -202,6 +213,7 @@ class MissionsClient:
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
             transport=transport,
             event_hooks=self._event_hooks,
+            follow_redirects=False,  # a redirect is an error the model reads; the key never follows it
         )
 
     async def aclose(self) -> None:
@@ -266,13 +278,18 @@ class MissionsClient:
         logger.debug("%s %s → %d in %.1f ms (attempt %d)", req.method, req.path, response.status_code,
                      (time.perf_counter() - started) * 1000, attempt)
         status = response.status_code
+        if 300 <= status < 400:
+            raise _redirect_error(req, response, what)
         if status < 400:
             if status == 204 or not response.content:
                 return ApiResult(status, None)
             try:
-                return ApiResult(status, response.json())
+                data = response.json()
             except ValueError:
                 raise ServerError(status, f"The Missions API answered HTTP {status} with a body that is not JSON.") from None
+            if needs_redaction(response.content):
+                data = redact_json(data)
+            return ApiResult(status, data)
         body = _json_or_none(response)
         retry_after = retry_after_seconds(response.headers)
         if self._should_retry(response):
@@ -316,6 +333,27 @@ class MissionsClient:
             f"Could not reach the Missions API ({kind}, {attempts} attempts). Check the network or the base URL "
             "(TELNYX_BASE_URL / --base-url), then try again."
         )
+
+
+def _redirect_error(req: PreparedRequest, response: httpx.Response, what: str) -> RedirectError:
+    status = response.status_code
+    target = "another address"
+    location = response.headers.get("location", "")
+    try:
+        url = response.request.url.join(location) if location else None
+    except (httpx.InvalidURL, ValueError):
+        url = None
+    if url is not None and url.scheme in ("http", "https") and url.host:
+        port = f":{url.port}" if url.port else ""
+        target = f"{url.scheme}://{url.host}{port}{url.path}"[:300]  # no query: it may carry a token
+    done = "Nothing was read" if req.method == "GET" else f"The request on {what} was not carried out here"
+    return RedirectError(
+        status,
+        f"The Missions API answered with a redirect (HTTP {status}) to {target}. This server does not follow "
+        f"redirects, so the API key is never sent to another address. {done}. If the API has moved, set the "
+        "base URL (TELNYX_BASE_URL / --base-url) to its new address and call again.",
+        _json_or_none(response),
+    )
 
 
 def _json_or_none(response: httpx.Response) -> Any:

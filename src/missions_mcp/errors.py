@@ -5,6 +5,7 @@
     ├── ArgumentError                  the arguments do not fit the tool's schema; no request was made
     ├── TransportError                 the API could not be reached or did not answer in time
     └── APIError                       the API answered with an error status
+        ├── RedirectError              3xx: redirects are not followed (the key would go along)
         ├── BadRequestError            400 and other 4xx without a class of their own
         ├── AuthenticationError        401 / 403: the key was rejected
         ├── NotFoundError              404: the mission, run, step or event does not exist
@@ -13,9 +14,11 @@
         ├── RateLimitError             429 (and a Retry-After past the cap)
         └── ServerError                5xx
 
-Messages are built only from allow-listed parts: the status code, the API's ``detail``, the ids
-the caller gave and our own words. Never from request objects, headers or URLs, so the API key
-cannot leak into a tool result or a log line.
+Messages are built only from allow-listed parts: the status code, the API's ``detail``
+(``detail``, ``detail[].msg``, ``message``, ``title``, ``errors[]``), the ids the caller gave and
+our own words. Never from request objects, headers or bodies that are not JSON. Whatever the API
+quotes back is redacted (:mod:`missions_mcp.redact`) before it is clipped, and every message is
+redacted once more when the error is made, so the API key reaches no tool result or log line.
 """
 
 from __future__ import annotations
@@ -23,19 +26,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .redact import redact, redact_json
+
 __all__ = [
-    "MissionsError",
-    "ConfigurationError",
-    "ArgumentError",
-    "TransportError",
     "APIError",
-    "BadRequestError",
+    "ArgumentError",
     "AuthenticationError",
-    "NotFoundError",
+    "BadRequestError",
+    "ConfigurationError",
     "ConflictError",
-    "UnprocessableError",
+    "MissionsError",
+    "NotFoundError",
     "RateLimitError",
+    "RedirectError",
     "ServerError",
+    "TransportError",
+    "UnprocessableError",
     "api_error",
     "format_detail",
 ]
@@ -45,6 +51,9 @@ _MAX_DETAIL = 2000
 
 class MissionsError(Exception):
     """Base of every error a tool call can end in. ``str(error)`` is written for the model."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(redact(message))
 
 
 class ConfigurationError(MissionsError):
@@ -66,8 +75,12 @@ class APIError(MissionsError):
 
     def __init__(self, status: int, message: str, detail: Any = None):
         self.status = status
-        self.detail = detail
+        self.detail = redact_json(detail)
         super().__init__(message)
+
+
+class RedirectError(APIError):
+    pass
 
 
 class BadRequestError(APIError):
@@ -101,6 +114,8 @@ class ServerError(APIError):
 
 
 def _clip(text: str) -> str:
+    """Redacted first: clipping first could cut a key in two and leave its start behind."""
+    text = redact(text)
     return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL] + "…"
 
 
@@ -117,6 +132,12 @@ def _loc(loc: Any) -> str:
     return out or "request"
 
 
+def _entry(item: Mapping[str, Any]) -> str:
+    """One entry of ``errors[]`` (JSON:API style): its detail, else its title, else the entry."""
+    text = item.get("detail") or item.get("title") or item.get("message")
+    return str(text) if text else str(dict(item))
+
+
 def format_detail(detail: Any) -> str:
     """The API's ``detail`` as lines an LLM can act on (``field: message`` for 422 entries)."""
     if isinstance(detail, list):
@@ -124,6 +145,8 @@ def format_detail(detail: Any) -> str:
         for item in detail:
             if isinstance(item, Mapping) and "msg" in item:
                 lines.append(f"{_loc(item.get('loc'))}: {item['msg']}")
+            elif isinstance(item, Mapping):
+                lines.append(_entry(item))
             else:
                 lines.append(str(item))
         return _clip("\n".join(lines))
@@ -133,7 +156,7 @@ def format_detail(detail: Any) -> str:
                 return _clip(detail[key])
         errors = detail.get("errors")
         if isinstance(errors, list):
-            return _clip("\n".join(str(e.get("detail") or e.get("title") or e) for e in errors if e))
+            return _clip("\n".join(_entry(e) if isinstance(e, Mapping) else str(e) for e in errors if e))
         return ""
     if detail is None:
         return ""

@@ -19,6 +19,7 @@ PUBLIC = [
     "ArgumentError",
     "TransportError",
     "APIError",
+    "RedirectError",
     "BadRequestError",
     "AuthenticationError",
     "NotFoundError",

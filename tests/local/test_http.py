@@ -116,3 +116,22 @@ async def test_state_conflicts_tell_clients_not_to_retry(client):
     assert answer.status_code == 409
     assert answer.headers["x-should-retry"] == "false"
     assert "pending" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("PATCH", "/ai/missions", "GET, POST"), ("POST", "/ai/missions/{mid}", "DELETE, GET, PUT"),
+     ("DELETE", "/v2/ai/missions/{mid}/runs/{rid}/events", "GET, POST"),
+     ("PUT", "/ai/missions/{mid}/runs/{rid}", "GET, PATCH"), ("GET", "/ai/missions/{mid}/runs/{rid}/cancel", "POST")],
+)
+async def test_405_names_every_method_of_the_path(client, api, method, path, allow):
+    mid, rid = await api.run()
+    r = await client.request(method, path.format(mid=mid, rid=rid))
+    assert r.status_code == 405 and r.headers["allow"] == allow
+
+
+async def test_a_body_that_is_not_utf8_is_422(client, api):
+    mid, rid = await api.run()
+    for path in ("/ai/missions", f"/ai/missions/{mid}/runs/{rid}/events", f"/ai/missions/{mid}/tools"):
+        r = await client.post(path, content=b'{"name": "\xff\xfe"}', headers={"content-type": "application/json"})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][0] == "body", (path, r.text)

@@ -53,3 +53,39 @@ async def test_answers_carry_exactly_the_contract_fields(client, schemas):
            "TelnyxAgentData", schemas)
     _check((await client.get(base + "/telnyx-agents")).json()["data"], "TelnyxAgentData", schemas)
     _check((await client.post(f"/ai/missions/{mid}/clone")).json()["data"], "MissionData", schemas)
+
+
+def _nulls(value: Any, where: str = "") -> list[str]:
+    if value is None:
+        return [where]
+    if isinstance(value, dict):
+        return [n for k, v in value.items() for n in _nulls(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [n for i, v in enumerate(value) for n in _nulls(v, f"{where}[{i}]")]
+    return []
+
+
+@pytest.mark.anyio
+async def test_no_answer_sends_null_where_the_contract_types_a_value(client):
+    """The contract has no nullable field: an optional field without a value is left out."""
+    mid = (await client.post("/ai/missions", json={"name": "m"})).json()["data"]["mission_id"]
+    base = f"/ai/missions/{mid}/runs/" + (await client.post(f"/ai/missions/{mid}/runs", json={})).json()["data"]["run_id"]
+    answers = [
+        await client.get(f"/ai/missions/{mid}"),
+        await client.put(f"/ai/missions/{mid}", json={"description": None, "metadata": None}),
+        await client.get("/ai/missions"),
+        await client.patch(base, json={"status": "running", "error": None}),
+        await client.get("/ai/missions/runs"),
+        await client.post(base + "/plan", json={"steps": [{"step_id": "s", "description": "d", "sequence": 1}]}),
+        await client.patch(base + "/plan/steps/s", json={"status": "completed"}),
+        await client.patch(base + "/plan/steps/s", json={"status": "in_progress"}),
+        await client.get(base + "/plan"),
+        await client.post(base + "/events", json={"type": "message", "summary": "x"}),
+        await client.get(base + "/events"),
+        await client.get("/ai/missions/events"),
+        await client.post(base + "/telnyx-agents", json={"telnyx_agent_id": "a"}),
+        await client.post(f"/ai/missions/{mid}/clone"),
+    ]
+    for r in answers:
+        assert r.status_code < 300, r.text
+        assert not _nulls(r.json()), (r.request.method, r.request.url.path, _nulls(r.json()))

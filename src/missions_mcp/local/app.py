@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
@@ -43,7 +46,8 @@ def create_app(db_path: str | os.PathLike[str] | Store = ":memory:") -> FastAPI:
         lifespan=lifespan,
     )
     app.state.store = store
-    app.include_router(build_router())
+    router = build_router()
+    app.include_router(router)
     app.add_middleware(StripPrefix, prefix="/v2")
 
     @app.exception_handler(NotFound)
@@ -67,6 +71,18 @@ def create_app(db_path: str | os.PathLike[str] | Store = ":memory:") -> FastAPI:
         errors = exc.errors if isinstance(exc, Invalid) else exc.errors()
         return JSONResponse({"detail": _sendable(jsonable_encoder(errors))}, status_code=422)
 
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            msg = "Body is not valid UTF-8; send JSON encoded as UTF-8"
+            return JSONResponse({"detail": [{"type": "json_invalid", "loc": ["body"], "msg": msg}]}, status_code=422)
+        if exc.status_code == 405:
+            # Each operation is a route of its own: Starlette's Allow names only the first route
+            # that matched the path, not every method the path has.
+            allowed = _allowed_methods(router, request.scope["path"])
+            return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": ", ".join(allowed)})
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(RecursionError)
     @app.exception_handler(UnicodeEncodeError)
     async def unreadable(request: Request, exc: Exception) -> JSONResponse:
@@ -76,6 +92,14 @@ def create_app(db_path: str | os.PathLike[str] | Store = ":memory:") -> FastAPI:
         return JSONResponse({"detail": [{"type": "value_error", "loc": ["body"], "msg": msg}]}, status_code=422)
 
     return app
+
+
+def _allowed_methods(router: APIRouter, path: str) -> list[str]:
+    methods: set[str] = set()
+    for route in router.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return sorted(methods)
 
 
 class StripPrefix:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .store import MAX_OFFSET, NotFound, Row, Store, Tx, dump_json, load_json, new_id, now_iso, page_meta
+from .store import MAX_OFFSET, NotFound, Row, Store, Tx, dump_json, load_json, new_id, now_iso, page_meta, present
 
 __all__ = [
     "RESOURCE_KINDS",
@@ -58,7 +58,7 @@ RESOURCE_KINDS = {
 
 
 def mission_out(row: Row) -> dict[str, Any]:
-    return {
+    return present({
         "mission_id": row["mission_id"],
         "name": row["name"],
         "description": row["description"],
@@ -68,7 +68,7 @@ def mission_out(row: Row) -> dict[str, Any]:
         "metadata": load_json(row["metadata"]),
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
-    }
+    })
 
 
 def find_mission(tx: Tx, mission_id: str) -> Row:

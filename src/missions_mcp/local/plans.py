@@ -6,7 +6,7 @@ from typing import Any
 
 from ..models import TERMINAL_STEP_STATUSES, StepStatus
 from .runs import find_run
-from .store import Conflict, Invalid, NotFound, Row, Store, Tx, dump_json, load_json, now_iso
+from .store import Conflict, Invalid, NotFound, Row, Store, Tx, dump_json, load_json, now_iso, present
 
 __all__ = [
     "add_plan_steps",
@@ -26,7 +26,7 @@ _INT64 = 2**63
 
 
 def _step_out(row: Row, run_id: str) -> dict[str, Any]:
-    return {
+    return present({
         "step_id": row["step_id"],
         "run_id": run_id,
         "parent_step_id": row["parent_step_id"],
@@ -36,7 +36,7 @@ def _step_out(row: Row, run_id: str) -> dict[str, Any]:
         "started_at": row["started_at"],
         "completed_at": row["completed_at"],
         "metadata": load_json(row["metadata"]),
-    }
+    })
 
 
 def _plan(tx: Tx, run: Row) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from .store import (
     now_iso,
     now_us,
     page_meta,
+    present,
 )
 
 __all__ = [
@@ -73,7 +74,7 @@ def _words(statuses: Any) -> str:
 
 
 def _run_out(row: Row) -> dict[str, Any]:
-    return {
+    return present({
         "run_id": row["run_id"],
         "mission_id": row["mission_id"],
         "status": row["status"],
@@ -85,7 +86,7 @@ def _run_out(row: Row) -> dict[str, Any]:
         "result_payload": load_json(row["result_payload"]),
         "error": row["error"],
         "metadata": load_json(row["metadata"]),
-    }
+    })
 
 
 def find_run(tx: Tx, mission_id: object, run_id: object, *, lock: bool = False) -> Row:
@@ -209,7 +210,7 @@ _EVENT_COLUMNS = "e.seq, e.event_id, e.type, e.summary, e.ts, e.step_id, e.agent
 
 
 def _event_out(row: Row, run_id: str) -> dict[str, Any]:
-    return {
+    return present({
         "event_id": row["event_id"],
         "run_id": run_id,
         "type": row["type"],
@@ -219,7 +220,7 @@ def _event_out(row: Row, run_id: str) -> dict[str, Any]:
         "agent_id": row["agent_id"],
         "payload": load_json(row["payload"]),
         "idempotency_key": row["idempotency_key"],
-    }
+    })
 
 
 def _insert_event(
@@ -248,11 +249,11 @@ def _insert_event(
          body_hash, n, type_n),
     )
     tx.execute("UPDATE runs SET event_count = event_count + 1 WHERE seq = ?", (run["seq"],))
-    return {
+    return present({
         "event_id": event_id, "run_id": run["run_id"], "type": type_, "summary": summary,
         "timestamp": iso_from_us(ts), "step_id": step_id, "agent_id": agent_id,
         "payload": load_json(payload), "idempotency_key": idempotency_key,
-    }
+    })
 
 
 def log_event(store: Store, key: str, mission_id: object, run_id: object, fields: dict[str, Any]) -> dict[str, Any]:

@@ -72,6 +72,7 @@ __all__ = [
     "now_us",
     "open_store",
     "page_meta",
+    "present",
     "qmark_to_format",
     "tenant_hash",
 ]
@@ -165,6 +166,12 @@ def dump_json(value: Any, loc: tuple[str | int, ...]) -> str | None:
     except ValueError as exc:
         raise Invalid(loc, f"Value is not valid JSON: {exc}", type_="json_invalid") from None
     return text
+
+
+def present(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` without those that have no value: the contract types no field as nullable, so an
+    optional field without a value is left out of an answer rather than sent as ``null``."""
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def load_json(text: str | None) -> Any:

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, default=8700)
     api.add_argument("--db", type=Path, default=None, help="database file (env MISSIONS_DB)")
     api.add_argument("--log-level", default="INFO")
+    from .ui.commands import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -179,6 +182,10 @@ def sse_app(server: Any, *, host: str) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in ("ui", "runs", "show"):
+        from .ui.commands import run_command
+
+        return run_command(args, parser)
     if args.command == "api":
         _configure_logging(args.log_level)
         from .local import default_db_path, serve

@@ -57,4 +57,4 @@ def serve(host: str = "127.0.0.1", port: int = 8700, db_path: str | os.PathLike[
     log.info("Missions API on http://%s:%d (database %s)", host, port, path)
     from .app import create_app
 
-    uvicorn.run(create_app(path), host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(create_app(path, page=True), host=host, port=port, log_level="info", access_log=False)

@@ -25,9 +25,10 @@ from .store import Conflict, Invalid, NotFound, Store, open_store
 __all__ = ["create_app"]
 
 
-def create_app(db_path: str | os.PathLike[str] | Store = ":memory:") -> FastAPI:
+def create_app(db_path: str | os.PathLike[str] | Store = ":memory:", *, page: bool = False) -> FastAPI:
     """The API over the store at ``db_path``: a SQLite file (created and migrated if needed), a
-    ``postgresql://`` URL, or an open :class:`Store`.
+    ``postgresql://`` URL, or an open :class:`Store`. With ``page``, also the live web page of its
+    missions and runs at ``/`` (``missions-mcp api``).
 
     The database is opened here, not in the lifespan, so the app also works where lifespan
     events do not run (``httpx.ASGITransport``); the lifespan's shutdown closes it.
@@ -44,11 +45,19 @@ def create_app(db_path: str | os.PathLike[str] | Store = ":memory:") -> FastAPI:
         version=__version__,
         description="The Missions API served locally from SQLite by missions-mcp.",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc load their scripts from a CDN (a blank page offline): off.
+        # The contract stays at /openapi.json; the page at / shows the data.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.store = store
     router = build_router()
     app.include_router(router)
     app.add_middleware(StripPrefix, prefix="/v2")
+    if page:
+        from ..ui.commands import attach
+
+        attach(app, store)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> JSONResponse:

@@ -1,0 +1,352 @@
+"""The page: missions, runs and a run, rendered on the server, kept live over Server-Sent Events.
+
+Routes (all GET, all read-only)::
+
+    /                                       missions: name, number of runs, latest run's status
+    /runs?status=&mission=&page=            runs of all missions (or one), newest first
+    /missions/{mission_id}/runs/{run_id}?type=&step=&upto=
+                                            a run: summary, plan checklist, timeline, agents
+    /live/<any of the above>                the same view as an event stream of changed regions
+    /static/ui.js, /static/ui.css           the only script and stylesheet
+
+Every page is made of named regions. The first load renders them in place; ``/live/…`` renders
+them again whenever the data under the page changed (:mod:`.feed` says when to look, a digest of
+the API objects says whether anything moved) and sends them as one ``update`` event whose id is
+that digest, so a browser that reconnects with ``Last-Event-ID`` gets an update only if it missed
+one. Agent text is escaped by Jinja2's autoescape and never becomes markup, a link or a script;
+the Content-Security-Policy allows no inline script, no inline handler, nothing from elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import jinja2
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from .. import __version__
+from .. import render as r
+from ..errors import ArgumentError, MissionsError, NotFoundError
+from . import facts as f
+from .feed import ChangeFeed
+from .reads import Reader, digest
+
+__all__ = ["EVENT_TYPES", "RUN_STATUSES", "SECURITY_HEADERS", "UI", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+RUN_STATUSES = ("pending", "running", "paused", "succeeded", "failed", "cancelled")
+EVENT_TYPES = ("status_change", "step_started", "step_completed", "step_failed", "tool_call", "tool_result",
+               "message", "error", "custom")
+FOLD_AT = 200
+"""Text longer than this is shown folded: its start, and the whole of it in a ``<details>``."""
+PAYLOAD_SHOWN = 64_000
+"""Characters of a payload's JSON shown when it is opened; the rest is named, with where to get it."""
+PING_SECONDS = 15
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                               "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class BadQuery(ValueError):
+    pass
+
+
+# --------------------------------------------------------------------------- template helpers
+
+
+def _fold(text: Any, limit: int = FOLD_AT) -> dict[str, Any]:
+    """Text as ``{"short", "full", "folded"}``: long text keeps its start visible and the rest one click away."""
+    full = "" if text is None else str(text)
+    line = " ".join(full.split())
+    if len(line) <= limit and "\n" not in full.strip():
+        return {"short": line, "full": full, "folded": False}
+    return {"short": line[: limit - 1].rstrip() + "…", "full": full, "folded": True}
+
+
+def _payload(value: Any) -> dict[str, Any] | None:
+    if value in (None, {}, []):
+        return None
+    text = f.pretty_json(value)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    cut = len(text) > PAYLOAD_SHOWN
+    return {"text": text[:PAYLOAD_SHOWN] if cut else text, "size": size, "cut": cut,
+            "rest": len(text) - PAYLOAD_SHOWN if cut else 0}
+
+
+def _clock(value: Any) -> str:
+    """A timestamp's time of day (the full one goes in the element's ``datetime``/``title``)."""
+    parsed = f.parse_time(value)
+    return parsed.strftime("%H:%M:%S") if parsed else r.when(value)
+
+
+def _short_id(value: Any) -> str:
+    text = str(value or "")
+    return text[:8] if len(text) > 8 else text
+
+
+def _path(*parts: Any) -> str:
+    return "/" + "/".join(quote(str(p), safe="") for p in parts)
+
+
+def _href(base: str, **query: Any) -> str:
+    pairs = {k: v for k, v in query.items() if v not in (None, "", 0, False)}
+    return base + ("?" + urlencode(pairs) if pairs else "")
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,  # every {{ }} is escaped, in every template, whatever its name
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        fold=_fold, payload=_payload, short_id=_short_id, path=_path, href=_href, when=r.when, clock=_clock,
+        duration=r.duration, run_mark=f.run_mark, step_mark=f.step_mark, version=__version__,
+        RUN_STATUSES=RUN_STATUSES, EVENT_TYPES=EVENT_TYPES, FINISHED=f.FINISHED,
+    )
+    return env
+
+
+# --------------------------------------------------------------------------- pages
+
+
+@dataclass
+class Page:
+    template: str
+    """The page's own template; its regions are ``_<template stem>_<region>.html``."""
+    title: str
+    context: dict[str, Any]
+    regions: tuple[str, ...]
+    source: Any
+    status_code: int = 200
+    live: bool = True
+    heading: list[tuple[str, str | None]] = field(default_factory=list)
+
+    @property
+    def digest(self) -> str:
+        return digest(self.source)
+
+
+def _int(params: Mapping[str, str], name: str, default: int | None, minimum: int) -> int | None:
+    raw = params.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadQuery(f"{name} must be a whole number (got {raw[:40]!r})") from None
+    if value < minimum:
+        raise BadQuery(f"{name} must be at least {minimum}")
+    return value
+
+
+def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    raw = params.get(name, "")
+    if raw == "":
+        return None
+    if raw not in allowed:
+        raise BadQuery(f"{name} must be one of {', '.join(allowed)} (got {raw[:40]!r})")
+    return raw
+
+
+class UI:
+    """The views of one Missions API: pages, their live streams, the static files."""
+
+    def __init__(self, reader: Reader, feed: ChangeFeed, *, backend: str):
+        self.reader = reader
+        self.feed = feed
+        self.backend = backend
+        """Where the data comes from, in a person's words (shown in the footer)."""
+        self.env = _environment()
+        self._cache: dict[tuple[str, str, int], Page] = {}
+
+    # -- the three views
+
+    async def missions_page(self, params: Mapping[str, str], **_: str) -> Page:
+        page = _int(params, "page", 1, 1) or 1
+        data = await self.reader.missions(page)
+        return Page("missions.html", "Missions", {"data": data}, ("list",), data.source)
+
+    async def runs_page(self, params: Mapping[str, str], **_: str) -> Page:
+        page = _int(params, "page", 1, 1) or 1
+        status = _choice(params, "status", RUN_STATUSES)
+        mission_id = params.get("mission") or None
+        data = await self.reader.runs(status=status, mission_id=mission_id, page=page)
+        title = f"Runs of {f.plain(data.mission.get('name'), 60)}" if data.mission else "Runs"
+        return Page("runs.html", title, {"data": data}, ("list",), data.source)
+
+    async def run_page(self, params: Mapping[str, str], *, mission_id: str, run_id: str) -> Page:
+        kind = _choice(params, "type", EVENT_TYPES)
+        step = params.get("step") or None
+        upto = _int(params, "upto", None, 0)
+        view = await self.reader.run(mission_id, run_id, type=kind, step=step, upto=upto or None)
+        focus, why = f.focus_step(view.run, view.steps)
+        context = {
+            "view": view,
+            "run": view.run,
+            "mission": view.mission,
+            "tree": f.plan_tree(view.steps),
+            "progress": r.progress(view.steps),
+            "focus": focus,
+            "focus_why": why,
+            "entries": list(reversed(f.pair_tool_calls(view.timeline.events))),
+            "base": _path("missions", mission_id, "runs", run_id),
+            "kind": kind,
+            "step": step,
+            "step_ids": [str(s.get("step_id")) for _, s in r.plan_order(view.steps)],
+        }
+        name = f.plain(view.mission.get("name"), 60) if view.mission else "unknown mission"
+        return Page("run.html", f"{name} · run {_short_id(run_id)}", context,
+                    ("summary", "plan", "timeline", "agents"), view.source)
+
+    # -- rendering
+
+    def render_page(self, page: Page, request: Request) -> HTMLResponse:
+        live = "/live" + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        html = self.env.get_template(page.template).render(
+            **page.context, title=page.title, live_url=live if page.live else None, digest=page.digest,
+            backend=self.backend, now=datetime.now(UTC).isoformat(), request_path=request.url.path,
+        )
+        return HTMLResponse(html, status_code=page.status_code, headers=SECURITY_HEADERS)
+
+    def render_regions(self, page: Page) -> dict[str, str]:
+        stem = page.template.removesuffix(".html")
+        out = {}
+        for region in page.regions:
+            template = self.env.get_template(f"_{stem}_{region}.html")
+            out[region] = template.render(**page.context, now=datetime.now(UTC).isoformat())
+        return out
+
+    def problem(self, status: int, title: str, message: str) -> HTMLResponse:
+        html = self.env.get_template("problem.html").render(
+            title=title, message=message, live_url=None, digest="", backend=self.backend, request_path="")
+        return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+    # -- endpoints
+
+    def _endpoint(self, view: Callable[..., Awaitable[Page]]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                page = await view(request.query_params, **request.path_params)
+            except BadQuery as exc:
+                return self.problem(400, "Not a valid address", str(exc))
+            except NotFoundError as exc:
+                return self.problem(404, "Not found", str(exc))
+            except ArgumentError as exc:
+                return self.problem(400, "Not a valid address", str(exc))
+            except MissionsError as exc:
+                return self.problem(502, "The Missions API could not be read", str(exc))
+            return self.render_page(page, request)
+
+        return endpoint
+
+    def _live(self, view: Callable[..., Awaitable[Page]]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            params = request.query_params
+            since = request.headers.get("last-event-id") or params.get("since") or ""
+            key = (request.url.path, str(request.url.query))
+
+            async def stream() -> AsyncIterator[ServerSentEvent]:
+                nonlocal since
+                while True:
+                    version = self.feed.current()
+                    try:
+                        page = await self._read(key, version, view, params, request.path_params)
+                    except (BadQuery, ArgumentError) as exc:
+                        yield ServerSentEvent(json.dumps({"message": str(exc)}), event="problem")
+                        return
+                    except NotFoundError as exc:
+                        yield ServerSentEvent(json.dumps({"message": str(exc)}), event="gone")
+                        return
+                    except MissionsError as exc:
+                        yield ServerSentEvent(json.dumps({"message": str(exc)}), event="problem")
+                    else:
+                        if page.digest != since:
+                            since = page.digest
+                            data = {"title": page.title, "regions": self.render_regions(page)}
+                            yield ServerSentEvent(json.dumps(data, ensure_ascii=False), event="update", id=since)
+                    await self.feed.wait(version)
+
+            return EventSourceResponse(stream(), ping=PING_SECONDS, headers={"Cache-Control": "no-store",
+                                                                             "X-Accel-Buffering": "no"})
+
+        return endpoint
+
+    async def _read(self, key: tuple[str, str], version: int, view: Callable[..., Awaitable[Page]],
+                    params: Mapping[str, str], path_params: Mapping[str, str]) -> Page:
+        """Pages open on the same address share one read per version of the data."""
+        cached = self._cache.get((*key, version))
+        if cached is not None:
+            return cached
+        page = await view(params, **path_params)
+        if len(self._cache) > 256:
+            self._cache = {k: v for k, v in self._cache.items() if k[2] >= version}
+        self._cache[(*key, version)] = page
+        return page
+
+    def routes(self) -> list[BaseRoute]:
+        views: list[tuple[str, Callable[..., Awaitable[Page]]]] = [
+            ("/", self.missions_page),
+            ("/runs", self.runs_page),
+            ("/missions/{mission_id}/runs/{run_id}", self.run_page),
+        ]
+        routes: list[BaseRoute] = []
+        for path, view in views:
+            routes.append(Route(path, self._endpoint(view), methods=["GET", "HEAD"]))
+            routes.append(Route("/live" + path.rstrip("/") + ("/" if path == "/" else ""), self._live(view),
+                                methods=["GET"]))
+        routes.append(Mount("/static", app=_Static(directory=HERE / "static"), name="static"))
+        return routes
+
+
+class _Static(StaticFiles):
+    """The script and the stylesheet, with ``nosniff`` (the CSP allows scripts from this origin only)."""
+
+    async def get_response(self, path: str, scope: Any) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
+def create_app(ui: UI, *, on_close: Callable[[], Awaitable[None]] | None = None,
+               allowed_hosts: list[str] | None = None) -> Starlette:
+    """The page as an app of its own (``missions-mcp ui``)."""
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            ui.feed.close()
+            if on_close is not None:
+                await on_close()
+
+    middleware = []
+    if allowed_hosts:
+        # Bound to loopback: refuse other Host names, so a web page cannot read this one by DNS rebinding.
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
+    return Starlette(routes=ui.routes(), middleware=middleware, lifespan=lifespan)

@@ -1,0 +1,178 @@
+"""The ``ui``, ``runs`` and ``show`` commands: their options and how they run (``cli.py`` only wires them).
+
+They read whichever Missions API the MCP server would use, chosen the same way: the embedded
+database file by default, ``--base-url`` (a shared ``missions-mcp api``), or the hosted API when
+``TELNYX_API_KEY`` is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from ..config import Settings
+from ..errors import MissionsError
+from .feed import REMOTE_INTERVAL, ChangeFeed, DataVersionFeed, PollingFeed, feed_for_store
+
+__all__ = ["COMMANDS", "add_commands", "attach", "open_backend", "run_command"]
+
+logger = logging.getLogger("missions_mcp")
+
+COMMANDS = ("ui", "runs", "show")
+UI_PORT = 8701
+RUN_STATUSES = ("pending", "running", "paused", "succeeded", "failed", "cancelled")
+
+
+def _backend_options(p: argparse.ArgumentParser) -> None:
+    backend = p.add_mutually_exclusive_group()
+    backend.add_argument("--local", dest="backend", action="store_const", const="local",
+                         help="read the embedded Missions API's database, even when TELNYX_API_KEY is set")
+    backend.add_argument("--remote", dest="backend", action="store_const", const="remote",
+                         help="read the hosted Missions API (needs TELNYX_API_KEY)")
+    p.add_argument("--base-url", default=None,
+                   help="Missions API base URL, e.g. a shared 'missions-mcp api' (env TELNYX_BASE_URL)")
+    p.add_argument("--db", type=Path, default=None, help="database of the embedded API (env MISSIONS_DB)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per HTTP request (default 30)")
+    p.add_argument("--poll-interval", type=float, default=REMOTE_INTERVAL,
+                   help=f"seconds between looks for changes on a remote API (default {REMOTE_INTERVAL:g}); "
+                        "the embedded database is watched for commits instead")
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``ui``, ``runs`` and ``show`` to the ``missions-mcp`` subcommands."""
+    ui = sub.add_parser("ui", help="serve the live page of missions, runs and plans in the browser",
+                        description="Serve a live web page of the missions, runs, plans and events of the Missions "
+                                    "API the MCP server would use (the embedded database by default).")
+    ui.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=UI_PORT, help=f"port (default {UI_PORT})")
+    ui.add_argument("--log-level", default="INFO")
+    _backend_options(ui)
+
+    runs = sub.add_parser("runs", help="list runs as a table, newest first",
+                          description="List runs of all missions (or one), newest first.")
+    runs.add_argument("--status", choices=RUN_STATUSES, default=None, help="only runs in this status")
+    runs.add_argument("--mission", default=None, metavar="ID", help="only runs of this mission")
+    runs.add_argument("--page", type=int, default=1, help="page, newest first (default 1)")
+    runs.add_argument("--page-size", type=int, default=20, help="runs per page (default 20, at most 1000)")
+    runs.add_argument("--json", action="store_true", help="print JSON for scripts")
+    _backend_options(runs)
+
+    show = sub.add_parser("show", help="print a run: its plan checklist and latest events",
+                          description="Print a run's status, plan checklist and latest events; --follow keeps "
+                                      "printing changes until the run finishes or Ctrl-C.")
+    show.add_argument("run_id", metavar="RUN_ID", help="the run's id, or the start of it")
+    show.add_argument("--mission", default=None, metavar="ID", help="the run's mission (faster on large stores)")
+    show.add_argument("--events", type=int, default=20, help="latest events to print (default 20)")
+    show.add_argument("--follow", "-f", action="store_true", help="keep printing changes until the run finishes")
+    show.add_argument("--json", action="store_true", help="print JSON (with --follow: one JSON object a line)")
+    _backend_options(show)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(backend=args.backend, base_url=args.base_url, db_path=args.db, timeout=args.timeout)
+
+
+def open_backend(settings: Settings, poll_interval: float = REMOTE_INTERVAL) -> tuple[Any, ChangeFeed, str]:
+    """The client, the change feed and a description of the Missions API these settings choose."""
+    from ..client import MissionsClient
+
+    client = MissionsClient(settings)
+    if settings.resolved_backend == "local":
+        from ..local import default_db_path
+
+        db = settings.db_path or default_db_path()
+        feed = PollingFeed(poll_interval) if str(db).startswith("postgres") else DataVersionFeed(db)
+        return client, feed, f"the embedded Missions API (database {db})"
+    feed = PollingFeed(poll_interval)
+    return client, feed, f"the Missions API at {settings.resolved_base_url} (checked every {poll_interval:g} s)"
+
+
+def attach(app: Any, store: Any) -> None:
+    """Serve the page from a ``missions-mcp api`` app at ``/``, reading the app itself in process."""
+    import httpx
+
+    from ..client import MissionsClient
+    from .app import UI
+    from .reads import Reader
+
+    client = MissionsClient(Settings(backend="local"), transport=httpx.ASGITransport(app=app))
+    where = getattr(store, "path", None)
+    ui = UI(Reader(client), feed_for_store(store), backend="this Missions API" + (f" (database {where})" if where else ""))
+    app.router.routes.extend(ui.routes())
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"missions-mcp: {message}\n")
+    return 1
+
+
+def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    try:
+        settings = _settings(args)
+        if args.poll_interval <= 0:
+            raise ValueError("--poll-interval must be a positive number of seconds")
+    except ValueError as exc:
+        parser.exit(2, f"missions-mcp: {exc}\n")
+    if args.command == "ui":
+        return _serve_ui(args, settings)
+    try:
+        return anyio.run(_terminal, args, settings)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `missions-mcp runs | head`
+        return 0
+
+
+async def _terminal(args: argparse.Namespace, settings: Settings) -> int:
+    from .reads import Reader
+    from .terminal import list_runs, show_run
+
+    client, feed, _ = open_backend(settings, args.poll_interval)
+    try:
+        reader = Reader(client)
+        if args.command == "runs":
+            if not 1 <= args.page_size <= 1000 or args.page < 1:
+                return _fail("--page must be at least 1 and --page-size between 1 and 1000")
+            await list_runs(reader, status=args.status, mission_id=args.mission, page=args.page,
+                            page_size=args.page_size, as_json=args.json)
+        else:
+            if not 1 <= args.events <= 1000:
+                return _fail("--events must be between 1 and 1000")
+            await show_run(reader, feed, args.run_id, mission_id=args.mission, follow=args.follow, as_json=args.json,
+                           events=args.events)
+        return 0
+    except LookupError as exc:
+        return _fail(str(exc.args[0]))
+    except MissionsError as exc:
+        return _fail(" ".join(str(exc).split()))
+    finally:
+        feed.close()
+        with anyio.CancelScope(shield=True):
+            await client.aclose()
+
+
+def _serve_ui(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from .app import UI, create_app
+    from .reads import Reader
+
+    logging.basicConfig(stream=sys.stderr, level=getattr(logging, args.log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    client, feed, where = open_backend(settings, args.poll_interval)
+    ui = UI(Reader(client), feed, backend=where)
+    loopback = args.host in ("127.0.0.1", "localhost", "::1")
+    hosts = ["127.0.0.1", "localhost", "::1", "[::1]"] if loopback else None
+    app = create_app(ui, on_close=client.aclose, allowed_hosts=hosts)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    logger.info("the page of %s on http://%s:%d/", where, shown, args.port)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower(), access_log=False,
+                log_config=None, timeout_graceful_shutdown=2)
+    return 0

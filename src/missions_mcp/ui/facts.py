@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +30,7 @@ __all__ = [
     "pair_tool_calls",
     "parse_time",
     "plain",
+    "plan_order",
     "plan_tree",
     "pretty_json",
     "run_mark",
@@ -94,13 +95,20 @@ def last_activity(run: Mapping[str, Any], steps: Iterable[Mapping[str, Any]] = (
     return max(parsed)[1] if parsed else None
 
 
-def focus_step(run: Mapping[str, Any], steps: list[Mapping[str, Any]]) -> tuple[Mapping[str, Any] | None, str]:
+def plan_order(steps: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
+    """:func:`render.plan_order` for any sequence of steps."""
+    return r.plan_order(list(steps))
+
+
+def focus_step(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
+               order: list[tuple[int, Mapping[str, Any]]] | None = None) -> tuple[Mapping[str, Any] | None, str]:
     """The step a person looks at first, and why: ``("current", step)`` while the run is at work;
     once it has finished, where it stopped (``"stopped"``): the step still in progress, else the
     failed step, else the last step that ended. Never "current" for a finished run."""
+    ordered = [step for _, step in (plan_order(steps) if order is None else order)]
     if run.get("status") not in FINISHED:
-        return r.current_step(steps), "current"
-    ordered = [step for _, step in r.plan_order(steps)]
+        active = [s for s in ordered if s.get("status") == "in_progress"]
+        return (active[-1] if active else None), "current"  # as render.current_step: the deepest one started
     for status in ("in_progress", "failed"):
         hits = [s for s in ordered if s.get("status") == status]
         if hits:
@@ -148,11 +156,11 @@ class StepNode:
     children: list[StepNode] = field(default_factory=list)
 
 
-def plan_tree(steps: list[Mapping[str, Any]]) -> list[StepNode]:
+def plan_tree(steps: Sequence[Mapping[str, Any]]) -> list[StepNode]:
     """The plan as a tree in the views' order (:func:`render.plan_order`): every step exactly once."""
     roots: list[StepNode] = []
     stack: list[StepNode] = []
-    for depth, step in r.plan_order(steps):
+    for depth, step in plan_order(steps):
         node = StepNode(step, depth)
         del stack[depth:]
         (stack[-1].children if stack else roots).append(node)
@@ -180,7 +188,7 @@ def _call_key(event: Mapping[str, Any]) -> str | None:
     return None
 
 
-def pair_tool_calls(events: list[Mapping[str, Any]]) -> list[Entry]:
+def pair_tool_calls(events: Sequence[Mapping[str, Any]]) -> list[Entry]:
     """Events oldest first → entries oldest first, each ``tool_result`` folded into its ``tool_call``:
     the call with the same id in the payload (``tool_call_id``, ``call_id``, ``id``) if both carry
     one, else the latest unanswered call of the same step and agent before it."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,8 +35,8 @@ MISSIONS_PAGE = 20
 RUNS_PAGE = 25
 EVENTS_PAGE = 50
 """Events per page of the timeline, as the events view (newest page first)."""
-REASON_LOOKUPS = 8
-"""Failed steps whose reason is looked up beyond the events shown (each costs two reads)."""
+REASON_WINDOW = 200
+"""Newest ``step_failed`` (then ``error``) events searched for the reason of a failed step."""
 NAMES_PAGE = 1000
 
 
@@ -143,8 +142,8 @@ class Reader:
         result = await self.client.call(BY_NAME[name], arguments)
         body = result.data if isinstance(result.data, dict) else {}
         items = [item for item in body.get("data") or [] if isinstance(item, dict)]
-        meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
-        total = meta.get("total_results")
+        meta = body.get("meta")
+        total = meta.get("total_results") if isinstance(meta, dict) else None
         return items, int(total) if isinstance(total, int) else len(items)
 
     # ------------------------------------------------------------------ missions
@@ -280,25 +279,17 @@ class Reader:
 
     async def _reasons(self, mission_id: str, run_id: str, steps: list[dict[str, Any]],
                        shown: list[dict[str, Any]]) -> dict[str, str]:
-        reasons: dict[str, str] = {}
-        lookups = 0
-        for _, step in f.r.plan_order(steps):
-            if step.get("status") != "failed":
-                continue
-            step_id = str(step.get("step_id"))
-            reason = f.failure_reason(step, shown)
-            for kind in ("step_failed", "error"):
-                if reason or lookups >= REASON_LOOKUPS:
-                    break
-                lookups += 1
-                reason = await self._newest_reason(mission_id, run_id, step, kind)
-            if reason:
-                reasons[step_id] = reason
+        """Why each failed step failed: its metadata, the events shown, else the newest ``step_failed``
+        and ``error`` events of the run (one window of each, read through the type index)."""
+        failed = [s for s in steps if s.get("status") == "failed"]
+        reasons = {str(s.get("step_id")): reason for s in failed if (reason := f.failure_reason(s, shown))}
+        for kind in ("step_failed", "error"):
+            missing = [s for s in failed if str(s.get("step_id")) not in reasons]
+            if not missing:
+                break
+            window = await self.window(mission_id, run_id, type=kind, size=REASON_WINDOW)
+            for step in missing:
+                reason = f.failure_reason(step, window.events)
+                if reason:
+                    reasons[str(step.get("step_id"))] = reason
         return reasons
-
-    async def _newest_reason(self, mission_id: str, run_id: str, step: Mapping[str, Any], kind: str) -> str | None:
-        query = {"mission_id": mission_id, "run_id": run_id, "type": kind, "step_id": step.get("step_id")}
-        events, total = await self.page("list_events", **query, page=1, page_size=1)
-        if total > 1:
-            events, _ = await self.page("list_events", **query, page=total, page_size=1)
-        return f.failure_reason(step, events)

@@ -123,8 +123,8 @@ def run_text(view: RunView, columns: int) -> list[str]:
     took = f"took {f.elapsed(run)}" if run.get("status") in f.FINISHED else f"running for {f.elapsed(run) or '—'}"
     lines = [
         f"{name} › run {f.plain(run.get('run_id'), 40)}",
-        f"{_run_word(run.get('status')).upper()} · started {r.when(run.get('started_at'))} · {took} · "
-        f"last activity {r.when(view.last_activity)}",
+        (f"{_run_word(run.get('status')).upper()} · started {r.when(run.get('started_at'))} · {took} · "
+         f"last activity {r.when(view.last_activity)}"),
     ]
     counts = r.progress(view.steps)
     if counts["total"]:
@@ -140,7 +140,7 @@ def run_text(view: RunView, columns: int) -> list[str]:
     focus, why = f.focus_step(run, view.steps)
     if not view.steps:
         lines.append("  no plan yet")
-    for depth, step in r.plan_order(view.steps):
+    for depth, step in f.plan_order(view.steps):
         lines += _step_line(depth + 1, step, view, focus, why, columns)
     tl = view.timeline
     lines += ["", f"Latest events ({len(tl.events)} of {tl.total})" if tl.total else "No events yet"]
@@ -205,7 +205,7 @@ class Follower:
                 records.append({"event": entry.event})
                 if entry.result is not None:
                     records.append({"event": entry.result})
-            for _, step in r.plan_order(plan):
+            for _, step in f.plan_order(plan):
                 key = str(step.get("step_id"))
                 if steps.get(key) != step.get("status"):
                     steps[key] = step.get("status")

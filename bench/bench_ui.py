@@ -30,14 +30,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from missions_mcp.catalogue import BY_NAME  # noqa: E402
-from missions_mcp.client import MissionsClient  # noqa: E402
-from missions_mcp.config import Settings  # noqa: E402
-from missions_mcp.local import missions, plans, runs  # noqa: E402
-from missions_mcp.local.store import Store, tenant_hash  # noqa: E402
-from missions_mcp.ui.app import UI, create_app  # noqa: E402
-from missions_mcp.ui.feed import DATA_VERSION_INTERVAL, DataVersionFeed  # noqa: E402
-from missions_mcp.ui.reads import Reader  # noqa: E402
+from missions_mcp.catalogue import BY_NAME
+from missions_mcp.client import MissionsClient
+from missions_mcp.config import Settings
+from missions_mcp.local import missions, plans, runs
+from missions_mcp.local.store import Store, tenant_hash
+from missions_mcp.ui.app import UI, create_app
+from missions_mcp.ui.feed import DATA_VERSION_INTERVAL, DataVersionFeed
+from missions_mcp.ui.reads import Reader
 
 KEY = tenant_hash(None)
 
@@ -73,7 +73,7 @@ def seed(db: Path, steps: int, events: int, more_runs: int) -> tuple[str, str]:
             run = runs.find_run(conn, tenant, mission_id, run_id)
             for i in range(done, min(done + 10_000, events)):
                 runs._insert_event(conn, run, "tool_call" if i % 2 == 0 else "tool_result", f"event {i}",
-                                   step_id=f"s{i % top}", agent_id="bench", payload='{"n":%d}' % i)
+                                   step_id=f"s{i % top}", agent_id="bench", payload=f'{{"n":{i}}}')
         done = min(done + 10_000, events)
     store.close()
     return mission_id, run_id
@@ -135,11 +135,8 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def live_figures(db: Path, mission_id: str, run_id: str, repeat: int, idle: int,
-                       seconds: float) -> tuple[list[float], float, float]:
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "missions_mcp", "ui", "--db", str(db), "--port", str(port),
-                             "--log-level", "WARNING"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+async def live_figures(proc: subprocess.Popen[bytes], port: int, db: Path, mission_id: str, run_id: str, repeat: int,
+                       idle: int, seconds: float) -> tuple[list[float], float, float]:
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
@@ -243,7 +240,11 @@ def main() -> None:
         for label, median, p95, api in rows:
             base = f"{api * 1000:.1f} | {median / api:.1f}" if api else "— | —"
             print(f"| {label} | {median * 1000:.1f} | {p95 * 1000:.1f} | {base} |")
-        latencies, quiet, busy = anyio.run(live_figures, db, mission_id, run_id, args.repeat, args.idle, args.seconds)
+        port = _free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "missions_mcp", "ui", "--db", str(db), "--port", str(port),
+                                 "--log-level", "WARNING"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        latencies, quiet, busy = anyio.run(live_figures, proc, port, db, mission_id, run_id, args.repeat, args.idle,
+                                           args.seconds)
         median, p95 = stats(latencies)
         print(f"\n## Change → open page ({len(latencies)} commits by another connection)\n")
         print("| figure | ms |")

@@ -78,7 +78,7 @@ async def test_a_store_of_500_runs(page: httpx.AsyncClient, agent):
     await agent.call("update_run", **ids[-1], status="succeeded", result_summary="loaded 12 tables")
 
     missions = (await page.get("/")).text
-    row = re.search(r"Nightly data load.*?</tr>", missions, re.S)
+    row = re.search(r"Nightly data load.*?</tr>", missions, re.DOTALL)
     assert row and "<td data-label=\"Runs\">500</td>" in row.group(0) and "succeeded" in row.group(0)
 
     first = (await page.get("/runs")).text
@@ -100,7 +100,7 @@ async def test_a_failed_run_says_where_it_stopped_and_why(page: httpx.AsyncClien
     assert '<span class="status s-failed"><span class="mark" aria-hidden="true">✖</span> failed</span>' in html
     assert "the database refused the migration" in html
     assert "Stopped at" in html and "Current step" not in html and "← stopped here" in html
-    s2 = re.search(r'<li class="step st-failed focus">.*?</li>', html, re.S)
+    s2 = re.search(r'<li class="step st-failed focus">.*?</li>', html, re.DOTALL)
     assert s2 and "[!]" in s2.group(0) and "migration 42 timed out" in s2.group(0)
     assert "1 of 3 steps completed" in html and "1 failed" in html
     listed = (await page.get("/runs?status=failed")).text
@@ -144,10 +144,10 @@ async def test_tool_calls_are_shown_with_their_results_and_payloads_folded(page:
     await agent.call("log_event", **ids, type="tool_result", summary="3 of 50 failed", step_id="s1",
                      payload={"call_id": "c1", "out": "x" * 5000})
     html = (await page.get(f"/missions/{ids['mission_id']}/runs/{ids['run_id']}")).text
-    call = re.search(r'<li class="ev t-tool_call">(?:(?!</li>).)*pytest -k login.*?</li>', html, re.S)
+    call = re.search(r'<li class="ev t-tool_call">(?:(?!</li>).)*pytest -k login.*?</li>', html, re.DOTALL)
     assert call and '<div class="result">' in call.group(0) and "3 of 50 failed" in call.group(0)
     assert '<details class="payload"' in call.group(0) and "(5" in call.group(0)  # bytes, folded
-    other = re.search(r'<li class="ev t-tool_call">(?:(?!</li>).)*git diff.*?</li>', html, re.S)
+    other = re.search(r'<li class="ev t-tool_call">(?:(?!</li>).)*git diff.*?</li>', html, re.DOTALL)
     assert other and "no result yet" in other.group(0)
     assert html.count('<li class="ev t-tool_result">') == 0  # shown under its call, not twice
 

@@ -11,13 +11,14 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Any
-
-import anyio
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
-from ..errors import MissionsError
-from .feed import REMOTE_INTERVAL, ChangeFeed, DataVersionFeed, PollingFeed, feed_for_store
+
+# Imported by `missions-mcp --help` and by the MCP server's start: what the commands need is
+# imported when they run.
+if TYPE_CHECKING:
+    from .feed import ChangeFeed
 
 __all__ = ["COMMANDS", "add_commands", "attach", "open_backend", "run_command"]
 
@@ -26,6 +27,10 @@ logger = logging.getLogger("missions_mcp")
 COMMANDS = ("ui", "runs", "show")
 UI_PORT = 8701
 RUN_STATUSES = ("pending", "running", "paused", "succeeded", "failed", "cancelled")
+
+
+REMOTE_INTERVAL = 2.0
+"""Seconds between looks for changes on a remote Missions API (``--poll-interval``)."""
 
 
 def _backend_options(p: argparse.ArgumentParser) -> None:
@@ -80,6 +85,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def open_backend(settings: Settings, poll_interval: float = REMOTE_INTERVAL) -> tuple[Any, ChangeFeed, str]:
     """The client, the change feed and a description of the Missions API these settings choose."""
     from ..client import MissionsClient
+    from .feed import DataVersionFeed, PollingFeed
 
     client = MissionsClient(settings)
     if settings.resolved_backend == "local":
@@ -98,6 +104,7 @@ def attach(app: Any, store: Any) -> None:
 
     from ..client import MissionsClient
     from .app import UI
+    from .feed import feed_for_store
     from .reads import Reader
 
     client = MissionsClient(Settings(backend="local"), transport=httpx.ASGITransport(app=app))
@@ -120,6 +127,8 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         parser.exit(2, f"missions-mcp: {exc}\n")
     if args.command == "ui":
         return _serve_ui(args, settings)
+    import anyio
+
     try:
         return anyio.run(_terminal, args, settings)
     except KeyboardInterrupt:
@@ -129,6 +138,9 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
 
 async def _terminal(args: argparse.Namespace, settings: Settings) -> int:
+    import anyio
+
+    from ..errors import MissionsError
     from .reads import Reader
     from .terminal import list_runs, show_run
 

@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 DATA_VERSION_INTERVAL = 0.2
 """Seconds between ``PRAGMA data_version`` checks while a live view is open (the embedded store)."""
 REMOTE_INTERVAL = 2.0
-"""Seconds between polls of a remote Missions API while a live view is open (``--poll-interval``)."""
+"""Seconds between polls of a remote Missions API while a live view is open (``--poll-interval``);
+the same default as :data:`missions_mcp.ui.commands.REMOTE_INTERVAL`."""
 
 
 class ChangeFeed:

@@ -241,6 +241,12 @@ class UI:
         """Where the data comes from, in a person's words (shown in the footer)."""
         self.env = _environment()
         self._cache: dict[tuple[str, str, int], Page] = {}
+        self.stopping = False
+
+    def stop_streams(self) -> None:
+        """End every live stream (the server is stopping): each returns at its next wake-up, now."""
+        self.stopping = True
+        self.feed.changed()
 
     # -- the three views
 
@@ -332,7 +338,7 @@ class UI:
 
             async def stream() -> AsyncIterator[ServerSentEvent]:
                 nonlocal since
-                while True:
+                while not self.stopping:
                     version = self.feed.current()
                     try:
                         page = await self._read(key, version, view, params, request.path_params)

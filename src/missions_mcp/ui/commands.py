@@ -185,6 +185,25 @@ def _serve_ui(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(ui, on_close=client.aclose, allowed_hosts=hosts)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     logger.info("the page of %s on http://%s:%d/", where, shown, args.port)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower(), access_log=False,
-                log_config=None, timeout_graceful_shutdown=2)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level.lower(), access_log=False,
+                            log_config=None, timeout_graceful_shutdown=2)
+    _server(config, ui).run()
     return 0
+
+
+def _server(config: Any, ui: Any) -> Any:
+    import asyncio
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """Ends the open live pages' streams at once on Ctrl-C, so the server stops without waiting for them."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            try:
+                asyncio.get_running_loop().call_soon_threadsafe(ui.stop_streams)
+            except RuntimeError:  # not serving yet
+                pass
+            super().handle_exit(sig, frame)
+
+    return Server(config)

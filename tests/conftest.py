@@ -1,4 +1,4 @@
-"""Shared fixtures: the anyio backend, the contract, and servers wired to the embedded API."""
+"""Shared fixtures: the one anyio backend, the one list of protocol modes, the contract."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 import yaml
-from support import CONTRACT
+
+from support import CONTRACT, MODES
 
 pytest_plugins = ["pgcluster"]  # the PostgreSQL fixtures: postgres_server, postgres_url
 
@@ -14,6 +15,12 @@ pytest_plugins = ["pgcluster"]  # the PostgreSQL fixtures: postgres_server, post
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """The protocol era of an ``mcp.Client``: ``auto`` (2026-07-28) and ``legacy`` (2025-11-25)."""
+    return str(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from mcp import Client
 
 from missions_mcp.client import MissionsClient
 from missions_mcp.config import Settings
 from missions_mcp.server import MissionsServer, build_server
+
+from support import Client
 
 
 @dataclass

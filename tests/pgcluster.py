@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
 from support import free_port
 
 ENV = "MISSIONS_TEST_POSTGRES_URL"
@@ -89,7 +90,9 @@ class Cluster:
             f"-p {cluster.port}", "-c listen_addresses=127.0.0.1", f"-c unix_socket_directories={directory}",
             "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off", "-c max_connections=300",
         ])
-        cluster._tool("pg_ctl", "start", "-D", data, "-o", options, "-l", str(directory / "server.log"), "-w", "-t", "60")
+        cluster._tool(
+            "pg_ctl", "start", "-D", data, "-o", options, "-l", str(directory / "server.log"), "-w", "-t", "60"
+        )
         return cluster
 
     def stop(self) -> None:

@@ -6,16 +6,43 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import mcp
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT / "src" / "missions_mcp" / "openapi.yaml"
-UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
+CI = bool(os.environ.get("CI"))
+UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1" and not CI
+"""Rewrite snapshots instead of comparing with them; never under CI, where a missing snapshot fails."""
+MODES = ("auto", "legacy")
+"""The protocol eras every MCP test runs in: 2026-07-28 (``auto``) and 2025-11-25 (``legacy``)."""
+
+
+@dataclass
+class Client(mcp.Client):
+    """``mcp.Client`` that lets an exception inside a server handler fail the test with its traceback,
+    instead of arriving as a JSON-RPC error a test might take for an intended one."""
+
+    raise_exceptions: bool = True
+
+
+@contextmanager
+def killed_after(proc: subprocess.Popen[Any], seconds: float) -> Iterator[None]:
+    """Kill ``proc`` if the block takes longer than ``seconds``: a blocked read then ends (EOF)."""
+    timer = threading.Timer(seconds, proc.kill)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def clean_env() -> dict[str, str]:
@@ -60,5 +87,5 @@ def running(args: list[str], probe: str) -> Iterator[tuple[str, subprocess.Popen
             out, err = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-            out, err = proc.communicate()
+            out, err = proc.communicate(timeout=10)
         output.extend([out, err])

@@ -5,15 +5,16 @@ resume, finish with a result summary, read plan and events back — every state 
 from __future__ import annotations
 
 import pytest
+
 from e2e import Recorder, call_error, call_ok, connect, recorded_server
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_agent_reports_its_own_work(mode, tmp_path):
     missions = recorded_server(tmp_path / "m.db", Recorder())
     async with connect(missions, mode) as c:
-        mission = (await call_ok(c, "create_mission", {"name": "Quarterly report", "instructions": "Be brief."}))["data"]
+        created = await call_ok(c, "create_mission", {"name": "Quarterly report", "instructions": "Be brief."})
+        mission = created["data"]
         assert mission["execution_mode"] == "external" and mission["name"] == "Quarterly report"
         mid = mission["mission_id"]
         found = (await call_ok(c, "list_missions", {}))

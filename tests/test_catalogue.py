@@ -84,8 +84,8 @@ def test_operation_matches_contract(op, contract):
         assert not op.body_fields
         # The contract leaves create/update of the untyped sub-resources without a body schema;
         # the tools take a free-form object for them.
-        assert (op.whole_body_field is not None) == (op.method in {"POST", "PUT"} and op.result is models.UntypedResponse
-                                                     and op.name != "clone_mission")
+        untyped_write = op.method in {"POST", "PUT"} and op.result is models.UntypedResponse
+        assert (op.whole_body_field is not None) == (untyped_write and op.name != "clone_mission")
     else:
         body = _resolve(contract, body_spec["content"]["application/json"]["schema"])
         assert sorted(op.body_fields) == sorted(body["properties"])

@@ -12,8 +12,6 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from fakeapi import RUN, RUN_ID, MISSION_ID, ScriptedAPI, event_data, make_client, ok, raises, run_data, status
-from mcp import Client
 
 from missions_mcp.catalogue import BY_NAME
 from missions_mcp.client import MissionsClient
@@ -33,11 +31,8 @@ from missions_mcp.errors import (
 )
 from missions_mcp.server import MissionsServer
 
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
+from fakeapi import MISSION_ID, RUN, RUN_ID, ScriptedAPI, event_data, make_client, ok, raises, run_data, status
+from support import Client
 
 UPDATE_RUN = ("update_run", {**RUN, "status": "succeeded", "result_summary": "done"})
 GET_RUN = ("get_run", RUN)
@@ -319,7 +314,6 @@ async def test_no_api_key_for_the_hosted_api_is_a_configuration_error_before_any
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_no_api_key_through_mcp_is_a_tool_error_and_the_server_still_starts(mode):
     server = MissionsServer(Settings(backend="remote"))
     with anyio.fail_after(10):

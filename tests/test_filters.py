@@ -11,12 +11,13 @@ import json
 from typing import Any
 
 import pytest
-from mcp import Client
 
 from missions_mcp import cli
 from missions_mcp.catalogue import OPERATIONS, TOOLSETS
 from missions_mcp.config import Settings
 from missions_mcp.server import build_server, select_operations
+
+from support import Client
 
 pytestmark = pytest.mark.anyio
 
@@ -26,11 +27,6 @@ READS = [op.name for op in OPERATIONS if op.method == "GET"]
 
 def _of(*toolsets: str) -> list[str]:
     return [op.name for op in OPERATIONS if op.toolset in toolsets]
-
-
-@pytest.fixture(params=["auto", "legacy"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 async def _listed(settings: Settings, mode: str) -> list[str]:
@@ -97,8 +93,8 @@ def test_environment_variables(tmp_path: Any) -> None:
     assert (settings.toolsets, settings.tools, settings.exclude_tools) == (("plan", "events"), ("get_run",),
                                                                           ("get_event",))
     assert settings.read_only and settings.watch_interval == 2.5
-    assert [op.name for op in select_operations(settings)] == ["list_recent_events", "get_run", "list_events", "get_plan",
-                                                             "get_plan_step"]
+    assert [op.name for op in select_operations(settings)] == [
+        "list_recent_events", "get_run", "list_events", "get_plan", "get_plan_step"]
     assert not Settings.from_env({"MISSIONS_READ_ONLY": "0"}).read_only
 
 

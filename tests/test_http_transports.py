@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
+
 from support import running
 
 pytestmark = pytest.mark.slow
@@ -44,7 +45,6 @@ async def _exercise(client: Client) -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_streamable_http(streamable, mode):
     async with Client(streamable + "/mcp", mode=mode) as client:
         await _exercise(client)

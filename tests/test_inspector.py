@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from support import ROOT, clean_env
 
 pytestmark = pytest.mark.slow

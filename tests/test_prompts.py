@@ -8,7 +8,6 @@ from typing import Any
 
 import mcp_types as types
 import pytest
-from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from missions_mcp.catalogue import BY_NAME
@@ -16,7 +15,7 @@ from missions_mcp.config import Settings
 from missions_mcp.server import MissionsServer, build_server
 
 from scripted import HOSTILE, call, normalise, run_script
-from support import ROOT, UPDATE
+from support import ROOT, UPDATE, Client
 
 pytestmark = pytest.mark.anyio
 
@@ -25,11 +24,6 @@ PROTOCOL = ["list_missions", "create_mission", "start_run", "update_run", "creat
             "update_plan_step", "log_event", "tool_call", "tool_result", "status succeeded", "result_summary",
             "status failed and an error"]
 """What track_work must teach, in the order it is taught."""
-
-
-@pytest.fixture(params=["auto", "legacy"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 @pytest.fixture
@@ -62,7 +56,7 @@ async def test_track_work_teaches_the_protocol(missions: MissionsServer, mode: s
     assert message.role == "user"
     assert "Goal: Publish the 1.4 release notes" in text and 'named "Releases"' in text
     positions = [text.find(word) for word in PROTOCOL]
-    assert -1 not in positions, [w for w, p in zip(PROTOCOL, positions) if p == -1]
+    assert -1 not in positions, [w for w, p in zip(PROTOCOL, positions, strict=True) if p == -1]
     assert positions == sorted(positions), "the protocol is taught in the order an agent follows it"
     for name in set(re.findall(r"\b[a-z]+_[a-z_]+\b", text)) - {"tool_call", "tool_result", "in_progress",
                                                                   "step_id", "parent_step_id", "result_summary",

@@ -10,20 +10,17 @@ from uuid import uuid4
 import anyio
 import httpx
 import pytest
-from fakeapi import RUN, event_data, make_client, raises, run_data, status, step_data
-from mcp import Client
 
 from missions_mcp.catalogue import BY_NAME
 from missions_mcp.errors import MissionsError
 from missions_mcp.server import MissionsServer
 
+from fakeapi import RUN, event_data, make_client, raises, run_data, status, step_data
+from support import Client
+
 CANARY = "KEYCANARY-" + uuid4().hex
 LOGGERS = ("", "missions_mcp", "httpx", "httpcore", "mcp")
 
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -79,7 +76,6 @@ def _assert_sent_and_not_logged(api, logs: pytest.LogCaptureFixture) -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("mode", ["auto", "legacy"])
 @pytest.mark.parametrize("tool, fault", SCENARIOS)
 async def test_the_key_stays_out_of_tool_results_and_logs(tool, fault, mode, logs):
     client, api, _, args = _client(tool, fault)

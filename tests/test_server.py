@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import Client
 
 from missions_mcp.catalogue import BY_NAME, tool_names_in
 from missions_mcp.config import Settings
 from missions_mcp.server import MissionsServer, build_server
+
+from support import Client
 
 pytestmark = pytest.mark.anyio
 
@@ -61,7 +62,6 @@ def _settings(tmp_path: Any, **overrides: Any) -> Settings:
     return Settings(backend="local", db_path=tmp_path / "m.db", **overrides)
 
 
-@pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_one_constructor_gives_every_capability(tmp_path: Any, mode: str) -> None:
     missions = MissionsServer(_settings(tmp_path))
     try:
@@ -75,7 +75,6 @@ async def test_one_constructor_gives_every_capability(tmp_path: Any, mode: str) 
     assert templates and {p.name for p in prompts} == {"track_work", "review_run"}
 
 
-@pytest.mark.parametrize("mode", ["auto", "legacy"])
 @pytest.mark.parametrize("filters", [{"read_only": True}, {"toolsets": ("runs", "plan")},
                                      {"exclude_tools": ("log_event",)}, {"tools": ("get_run", "get_plan")}])
 async def test_instructions_name_only_enabled_tools(tmp_path: Any, mode: str, filters: dict[str, Any]) -> None:
@@ -94,7 +93,6 @@ async def test_instructions_name_only_enabled_tools(tmp_path: Any, mode: str, fi
         assert "missions://" in text
 
 
-@pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_full_server_teaches_the_reporting_flow(tmp_path: Any, mode: str) -> None:
     missions = build_server(_settings(tmp_path))
     try:

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 from mcp import Client, StdioServerParameters
+
 from support import clean_env, running
 
 pytestmark = pytest.mark.slow

@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from mcp import Client
 
 from missions_mcp.catalogue import tool_list_markdown
 from missions_mcp.config import Settings
 from missions_mcp.server import MissionsServer
 
-from support import ROOT, UPDATE
+from support import ROOT, UPDATE, Client
 
 SNAPSHOT = ROOT / "tests" / "snapshots" / "tools.json"
 README = ROOT / "README.md"
@@ -28,8 +27,10 @@ async def test_tool_definitions_match_snapshot():
         listed = await client.list_tools()
     current = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed.tools]
     text = json.dumps(current, indent=2, sort_keys=True) + "\n"
-    if UPDATE or not SNAPSHOT.exists():
+    if UPDATE:
         SNAPSHOT.write_text(text)
+    assert SNAPSHOT.exists(), "tests/snapshots/tools.json is missing; write it with UPDATE_SNAPSHOTS=1 pytest " \
+        "tests/test_snapshots.py"
     assert json.loads(SNAPSHOT.read_text()) == current, (
         "tool definitions drifted from tests/snapshots/tools.json; if intended: UPDATE_SNAPSHOTS=1 pytest "
         "tests/test_snapshots.py"

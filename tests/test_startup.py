@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from support import clean_env
 
 HANDSHAKE = [

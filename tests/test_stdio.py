@@ -8,7 +8,8 @@ import sys
 import time
 
 import pytest
-from support import clean_env
+
+from support import clean_env, killed_after
 
 pytestmark = pytest.mark.slow
 
@@ -41,13 +42,14 @@ class StdioSession:
         assert self.proc.stdin and self.proc.stdout
         self.proc.stdin.write(_rpc(id_, method, params))
         self.proc.stdin.flush()
-        while True:
-            line = self.proc.stdout.readline()
-            assert line, f"server closed stdout; stderr: {self.proc.stderr.read() if self.proc.stderr else ''}"
-            self.lines.append(line)
-            message = json.loads(line)
-            if message.get("id") == id_:
-                return message
+        with killed_after(self.proc, 30):  # a server that never answers ends the read with EOF
+            while True:
+                line = self.proc.stdout.readline()
+                assert line, f"server closed stdout; stderr: {self.proc.stderr.read() if self.proc.stderr else ''}"
+                self.lines.append(line)
+                message = json.loads(line)
+                if message.get("id") == id_:
+                    return message
 
     def notify(self, method: str) -> None:
         assert self.proc.stdin

@@ -17,11 +17,12 @@ from typing import Any
 import anyio
 import pytest
 from mcp.server.stdio import stdio_server
-from support import clean_env
 
 from missions_mcp.config import Settings
 from missions_mcp.server import build_server
 from missions_mcp.stdio import AnsweringReadStream
+
+from support import clean_env
 
 INIT = {"jsonrpc": "2.0", "id": "init", "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
@@ -95,7 +96,8 @@ async def test_a_line_the_sdk_drops_gets_a_json_rpc_error_with_id_null(line, cod
 
 @pytest.mark.anyio
 async def test_blank_lines_are_skipped_and_good_messages_answered_in_order(tmp_path):
-    lines = [json.dumps(INIT), "", "   ", *(json.dumps({"jsonrpc": "2.0", "id": i, "method": "ping"}) for i in range(3))]
+    pings = (json.dumps({"jsonrpc": "2.0", "id": i, "method": "ping"}) for i in range(3))
+    lines = [json.dumps(INIT), "", "   ", *pings]
     answers = await _exchange(lines, 4, tmp_path)
     assert sorted(str(a["id"]) for a in answers) == ["0", "1", "2", "init"]
     assert all("result" in a for a in answers)

@@ -11,11 +11,10 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from e2e import Recorder, call_ok, connect, recorded_server
 
 from missions_mcp.catalogue import OPERATIONS, Confirmation
 
-MODES = ["auto", "legacy"]
+from e2e import Recorder, call_ok, connect, recorded_server
 
 # tool → (arguments beyond the path ids, expected query on the wire, which run the call targets)
 CASES: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
@@ -104,7 +103,6 @@ def _path_ids(op, ids: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.name)
 async def test_tool_sends_the_contract_request_and_parses_the_answer(op, mode, contract, tmp_path):
     recorder = Recorder()

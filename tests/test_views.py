@@ -16,31 +16,25 @@ from typing import Any
 import anyio
 import mcp_types as types
 import pytest
-from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
 
 from missions_mcp import resources as views_module
 from missions_mcp.catalogue import BY_NAME
-from missions_mcp.render import DATA_NOTE
 from missions_mcp.config import Settings
-from missions_mcp.server import MissionsServer, build_server
+from missions_mcp.render import DATA_NOTE
 from missions_mcp.resources import RECENT_EVENTS_URI, RECENT_RUNS_URI
+from missions_mcp.server import MissionsServer, build_server
 from missions_mcp.subscriptions import Subscriptions as Views
 
 from scripted import HOSTILE, Session, call, normalise, run_script
-from support import ROOT, UPDATE
+from support import ROOT, UPDATE, Client
 
 pytestmark = pytest.mark.anyio
 
 SNAPSHOTS = ROOT / "tests" / "snapshots" / "views"
 WAIT = 5.0
 """Upper bound of every wait for a notification, in seconds."""
-
-
-@pytest.fixture(params=["auto", "legacy"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 @pytest.fixture

@@ -414,7 +414,8 @@ def _sub_resource(
     )
 
 
-OPERATIONS = OPERATIONS + (
+OPERATIONS = (
+    *OPERATIONS,
     *_sub_resource(toolset="mission_tools", segment="tools", item_ref=p.MissionToolRef,
                    update_args=p.UpdateMissionToolArgs, singular="mission tool", plural="mission tools",
                    sdk_one="tool"),

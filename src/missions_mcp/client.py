@@ -286,7 +286,8 @@ class MissionsClient:
             try:
                 data = response.json()
             except ValueError:
-                raise ServerError(status, f"The Missions API answered HTTP {status} with a body that is not JSON.") from None
+                message = f"The Missions API answered HTTP {status} with a body that is not JSON."
+                raise ServerError(status, message) from None
             if needs_redaction(response.content):
                 data = redact_json(data)
             return ApiResult(status, data)
@@ -321,8 +322,9 @@ class MissionsClient:
     def _final_error(self, last: _Retryable, what: str) -> MissionsError:
         attempts = self.settings.max_retries + 1
         if last.response is not None:
-            return api_error(last.response.status_code, _json_or_none(last.response), what=what,
-                             retry_after=last.retry_after)
+            return api_error(
+                last.response.status_code, _json_or_none(last.response), what=what, retry_after=last.retry_after
+            )
         if isinstance(last.error, httpx.TimeoutException):
             return TransportError(
                 f"The Missions API did not answer in time ({attempts} attempts, {self.settings.timeout:g} s each). "

@@ -53,8 +53,11 @@ class Completions:
         if argument == "mission_name":
             names = (str(m.get("name", "")) for m in missions)
             return list(dict.fromkeys(n for n in names if n.lower().startswith(low)))
-        return [str(m["mission_id"]) for m in missions
-                if str(m.get("mission_id", "")).lower().startswith(low) or str(m.get("name", "")).lower().startswith(low)]
+        return [
+            str(m["mission_id"])
+            for m in missions
+            if str(m.get("mission_id", "")).lower().startswith(low) or str(m.get("name", "")).lower().startswith(low)
+        ]
 
     async def _runs(self, low: str, mission_id: str | None) -> list[str]:
         if mission_id:

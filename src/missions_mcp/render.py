@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -139,7 +139,7 @@ def duration(start: Any, end: Any) -> str | None:
 # --------------------------------------------------------------------------- plans
 
 
-def plan_order(steps: list[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
+def plan_order(steps: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
     """Steps in display order with their depth: children under their parent, siblings by ``sequence``.
 
     A step whose parent is missing (or that sits in a parent cycle) is shown at the top level, so
@@ -150,8 +150,8 @@ def plan_order(steps: list[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, A
     children: dict[Any, list[Mapping[str, Any]]] = {}
     for step in steps:
         parent = step.get("parent_step_id")
-        key = parent if parent in ids and parent != step.get("step_id") else None
-        children.setdefault(key, []).append(step)
+        under = parent if parent in ids and parent != step.get("step_id") else None
+        children.setdefault(under, []).append(step)
 
     def key(step: Mapping[str, Any]) -> tuple[int, int]:
         seq = step.get("sequence")
@@ -178,7 +178,7 @@ def plan_order(steps: list[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, A
 
 
 def progress(steps: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    counts = {"total": 0, **{status: 0 for status in MARKS}}
+    counts = {"total": 0, **dict.fromkeys(MARKS, 0)}
     for step in steps:
         counts["total"] += 1
         status = step.get("status")
@@ -192,7 +192,7 @@ def progress_line(counts: Mapping[str, int]) -> str:
             f"{counts['skipped']} skipped · {counts['in_progress']} in progress · {counts['pending']} pending")
 
 
-def current_step(steps: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+def current_step(steps: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The step being worked on: the last in_progress step in plan order (the deepest one started)."""
     active = [s for _, s in plan_order(steps) if s.get("status") == "in_progress"]
     return active[-1] if active else None
@@ -218,7 +218,7 @@ def _mission_name(mission: Mapping[str, Any] | None) -> str:
     return inert(mission.get("name")) if mission else "unknown mission"
 
 
-def plan_markdown(mission: Mapping[str, Any] | None, run: Mapping[str, Any], steps: list[Mapping[str, Any]]) -> str:
+def plan_markdown(mission: Mapping[str, Any] | None, run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]) -> str:
     facts = [
         f"- Mission: {_mission_name(mission)} ({inert(run.get('mission_id'), 80)}) · run status: "
         f"{token(run.get('status'))}",
@@ -231,12 +231,14 @@ def plan_markdown(mission: Mapping[str, Any] | None, run: Mapping[str, Any], ste
                      body or ["No plan yet: the agent has not called create_plan for this run."])
 
 
-def plan_json(mission: Mapping[str, Any] | None, run: Mapping[str, Any], steps: list[Mapping[str, Any]]) -> dict[str, Any]:
+def plan_json(
+    mission: Mapping[str, Any] | None, run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
     """The plan as a tree; text fields clipped to :data:`TEXT_LIMIT` (JSON needs no escaping)."""
     nodes: list[dict[str, Any]] = []
     stack: list[dict[str, Any]] = []
     for depth, step in plan_order(steps):
-        node = {
+        node: dict[str, Any] = {
             "step_id": step.get("step_id"),
             "status": step.get("status"),
             "mark": MARKS.get(str(step.get("status")), "[?]"),
@@ -278,7 +280,7 @@ def event_line(event: Mapping[str, Any], *, with_run: bool = False) -> str:
     return "- " + " · ".join(parts)
 
 
-def events_markdown(uri: str, run_id: str, events: list[Mapping[str, Any]], first: int, total: int,
+def events_markdown(uri: str, run_id: str, events: Sequence[Mapping[str, Any]], first: int, total: int,
                     page: int | None, page_size: int) -> str:
     """The timeline of a run: events ``first``… of ``total``, oldest first, and how to reach the others."""
     pages = max(math.ceil(total / page_size), 1)
@@ -315,8 +317,8 @@ def _timings(run: Mapping[str, Any]) -> str:
             f"finished {when(run.get('finished_at'))}{span}")
 
 
-def run_markdown(mission: Mapping[str, Any] | None, run: Mapping[str, Any], steps: list[Mapping[str, Any]],
-                 events: list[Mapping[str, Any]], total_events: int) -> str:
+def run_markdown(mission: Mapping[str, Any] | None, run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
+                 events: Sequence[Mapping[str, Any]], total_events: int) -> str:
     mid, rid = str(run.get("mission_id")), str(run.get("run_id"))
     base = f"missions://missions/{mid}/runs/{rid}"
     step = current_step(steps)
@@ -353,7 +355,7 @@ def _run_line(run: Mapping[str, Any], mission_name: str | None = None) -> str:
     return "- " + " · ".join(parts)
 
 
-def mission_markdown(mission: Mapping[str, Any], runs: list[Mapping[str, Any]], total_runs: int) -> str:
+def mission_markdown(mission: Mapping[str, Any], runs: Sequence[Mapping[str, Any]], total_runs: int) -> str:
     facts = [
         f"- ID: {inert(mission.get('mission_id'), 80)}",
         f"- Execution mode: {token(mission.get('execution_mode'))} · model: {inert(mission.get('model') or '—', 80)}",
@@ -371,12 +373,12 @@ def mission_markdown(mission: Mapping[str, Any], runs: list[Mapping[str, Any]], 
     return _document(f"Mission {inert(mission.get('name'))}", facts, body)
 
 
-def recent_runs_markdown(runs: list[Mapping[str, Any]], total: int, names: Mapping[str, str]) -> str:
+def recent_runs_markdown(runs: Sequence[Mapping[str, Any]], total: int, names: Mapping[str, str]) -> str:
     body = [_run_line(run, names.get(str(run.get("mission_id")), "?")) for run in runs]
     return _document(f"Recent runs ({len(runs)} of {total}, newest first)", [], body or ["No runs yet."])
 
 
-def recent_events_markdown(events: list[Mapping[str, Any]], total: int) -> str:
+def recent_events_markdown(events: Sequence[Mapping[str, Any]], total: int) -> str:
     body = [event_line(e, with_run=True) for e in events]
     return _document(f"Recent events ({len(events)} of {total}, newest first)", [], body or ["No events yet."])
 

@@ -143,7 +143,9 @@ async def fetch(client: MissionsClient, name: str, **arguments: Any) -> Any:
     return result.data["data"] if isinstance(result.data, dict) and "data" in result.data else result.data
 
 
-async def fetch_page(client: MissionsClient, name: str, **arguments: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+async def fetch_page(
+    client: MissionsClient, name: str, **arguments: Any
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One page of a list operation: its items and its ``meta``."""
     result = await client.call(BY_NAME[name], arguments)
     body = result.data if isinstance(result.data, dict) else {}

@@ -63,7 +63,9 @@ class Subscriptions:
 
     # ------------------------------------------------------------------ requests
 
-    async def subscribe(self, ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams) -> types.EmptyResult:
+    async def subscribe(
+        self, ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams
+    ) -> types.EmptyResult:
         uri = str(params.uri)
         if parse_uri(uri) is None:
             raise not_found(uri, "Only missions:// views can be subscribed to (resources/templates/list).")
@@ -171,8 +173,13 @@ class Subscriptions:
         run = await fetch(self.client, "get_run", **ids)
         _, meta = await fetch_page(self.client, "list_events", **ids, page_size=1)
         steps = await fetch(self.client, "get_plan", **ids)
-        return (run.get("status"), run.get("updated_at"), run.get("finished_at"), meta.get("total_results"),
-                tuple((s.get("step_id"), s.get("status"), s.get("description")) for s in steps))
+        return (
+            run.get("status"),
+            run.get("updated_at"),
+            run.get("finished_at"),
+            meta.get("total_results"),
+            tuple((s.get("step_id"), s.get("status"), s.get("description")) for s in steps),
+        )
 
     async def poll_once(self) -> set[str]:
         """Compare the fingerprint of every subscribed view's source with the last one; notify changes."""

@@ -138,7 +138,9 @@ class Tools:
     ) -> types.ListToolsResult:
         return types.ListToolsResult(tools=self.listed)
 
-    async def call_tool(self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(
+        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
         op = self._by_name.get(params.name)
         if op is None:
             return error_result(self.unknown_tool(params.name))
@@ -157,8 +159,10 @@ class Tools:
 
     def unknown_tool(self, name: str) -> str:
         if name in BY_NAME:
-            return (f"The tool '{name}' is not enabled on this server (read-only mode or a tool filter). "
-                    "Ask the user to enable it.")
+            return (
+                f"The tool '{name}' is not enabled on this server (read-only mode or a tool filter). "
+                "Ask the user to enable it."
+            )
         close = difflib.get_close_matches(name, list(self._by_name), n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         return f"Unknown tool '{name}'.{hint} tools/list shows the tools this server offers."

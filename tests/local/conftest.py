@@ -17,11 +17,6 @@ from missions_mcp.local import create_app
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "m.db"
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
+
 from support import clean_env, free_port
 
 pytestmark = pytest.mark.slow

@@ -59,7 +59,8 @@ async def test_idempotency_key_replays_or_conflicts(client, api):
     r = await api.event(mid, rid, idempotency_key="k1", summary="different")
     assert r.status_code == 409 and "k1" in r.json()["detail"] and "different" in r.json()["detail"]
     _, other = await api.run(mid, status="running")
-    assert (await api.event(mid, other, idempotency_key="k1")).json()["data"]["event_id"] != first.json()["data"]["event_id"]
+    again = await api.event(mid, other, idempotency_key="k1")
+    assert again.json()["data"]["event_id"] != first.json()["data"]["event_id"]
     total = (await client.get(f"/ai/missions/{mid}/runs/{rid}/events", params={"type": "message"})).json()["meta"]
     assert total["total_results"] == 1
     await client.patch(f"/ai/missions/{mid}/runs/{rid}", json={"status": "succeeded"})

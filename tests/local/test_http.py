@@ -24,7 +24,8 @@ def concrete(path: str, **ids: str) -> str:
 async def test_every_operation_is_routed_and_names_the_missing_thing(client, prefix):
     mid = (await client.post(f"{prefix}/ai/missions", json={"name": "m"})).json()["data"]["mission_id"]
     for op in sorted(OPERATIONS, key=lambda op: op.name == "delete_mission"):
-        body = {"steps": [{"step_id": "s", "description": "d", "sequence": 1}]} if op.name in ("create_plan", "add_plan_steps") else {}
+        plan = op.name in ("create_plan", "add_plan_steps")
+        body = {"steps": [{"step_id": "s", "description": "d", "sequence": 1}]} if plan else {}
         if op.name == "log_event":
             body = {"type": "message", "summary": "s"}
         if op.name == "link_agent":
@@ -91,8 +92,11 @@ async def test_idempotency_key_header_concurrent_retries_create_once(client):
 
 @pytest.mark.parametrize(
     "content",
-    [b"null", b"[]", b'{"name": "x", "extra": "\\udc80"}', b'{"name": "x", "metadata": {"k": "\\udc80"}, "q": "\\udc80"}', b"1e999", b'{"name": "\\ud800"}', b'{"name": "x", "metadata": {"a": Infinity}}', b"\xff\xfe",
-     b'{"steps": [{"step_id": "a", "description": "d", "sequence": 1e400}]}', b'{"name": ' + b"[" * 2000 + b"]" * 2000 + b"}"],
+    [b"null", b"[]", b'{"name": "x", "extra": "\\udc80"}',
+     b'{"name": "x", "metadata": {"k": "\\udc80"}, "q": "\\udc80"}',
+     b"1e999", b'{"name": "\\ud800"}', b'{"name": "x", "metadata": {"a": Infinity}}', b"\xff\xfe",
+     b'{"steps": [{"step_id": "a", "description": "d", "sequence": 1e400}]}',
+     b'{"name": ' + b"[" * 2000 + b"]" * 2000 + b"}"],
 )
 async def test_bad_input_never_500(client, content):
     mid = (await client.post("/ai/missions", json={"name": "m"})).json()["data"]["mission_id"]

@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from missions_mcp.local import sqlite as store_module
 from missions_mcp.local import missions, runs
+from missions_mcp.local import sqlite as store_module
 from missions_mcp.local.sqlite import MIGRATIONS
 from missions_mcp.local.sqlite import SQLiteStore as Store
 from missions_mcp.local.store import tenant_hash

@@ -113,7 +113,9 @@ async def test_unknown_and_malformed_mission_ids(client, method):
 async def test_delete_mission_cascades(client, api, app):
     mid, rid = await api.run(status="running")
     await api.event(mid, rid)
-    await client.post(f"/ai/missions/{mid}/runs/{rid}/plan", json={"steps": [{"step_id": "s", "description": "d", "sequence": 1}]})
+    await client.post(
+        f"/ai/missions/{mid}/runs/{rid}/plan", json={"steps": [{"step_id": "s", "description": "d", "sequence": 1}]}
+    )
     await client.post(f"/ai/missions/{mid}/runs/{rid}/telnyx-agents", json={"telnyx_agent_id": "a"})
     await client.post(f"/ai/missions/{mid}/tools", json={"name": "t"})
     r = await client.delete(f"/ai/missions/{mid}")

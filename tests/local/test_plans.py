@@ -25,7 +25,9 @@ async def test_create_get_and_extend_a_plan(client, api):
     mid, rid = await api.run()
     url = f"/ai/missions/{mid}/runs/{rid}/plan"
     assert (await client.get(url)).json() == {"data": []}
-    r = await client.post(url, json={"steps": [step("b", 2), step("a", 1, metadata={"k": 1}), step("a1", 1, parent_step_id="a")]})
+    r = await client.post(
+        url, json={"steps": [step("b", 2), step("a", 1, metadata={"k": 1}), step("a1", 1, parent_step_id="a")]}
+    )
     assert r.status_code == 201
     created = PlanStepsCreatedResponse.model_validate(r.json()).data
     assert [s.step_id for s in created] == ["a", "a1", "b"]

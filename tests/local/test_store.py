@@ -103,15 +103,22 @@ def test_open_store_picks_the_engine(tmp_path):
 
 
 def test_qmark_placeholders_rewrite_for_format_style_drivers():
-    assert qmark_to_format("SELECT * FROM t WHERE a = ? AND b IN (?, ?)") == "SELECT * FROM t WHERE a = %s AND b IN (%s, %s)"
+    assert (
+        qmark_to_format("SELECT * FROM t WHERE a = ? AND b IN (?, ?)")
+        == "SELECT * FROM t WHERE a = %s AND b IN (%s, %s)"
+    )
 
 
 # --------------------------------------------------------------------------- the router
 
 
 def test_every_operation_has_one_handler_and_no_handler_is_orphaned():
-    kinds = {op.name for op in OPERATIONS if "/ai/missions/{mission_id}/" in op.path and op.path.split("/")[4]
-             in ("tools", "knowledge-bases", "mcp-servers")}
+    kinds = {
+        op.name
+        for op in OPERATIONS
+        if "/ai/missions/{mission_id}/" in op.path
+        and op.path.split("/")[4] in ("tools", "knowledge-bases", "mcp-servers")
+    }
     assert set(HANDLERS) | kinds == {op.name for op in OPERATIONS}
     assert not set(HANDLERS) & kinds
     assert len(build_router().routes) == len(OPERATIONS)

@@ -53,7 +53,9 @@ def serve(host: str = "127.0.0.1", port: int = 8700, db_path: str | os.PathLike[
 
     path = Path(db_path) if db_path is not None else default_db_path()
     if not logging.getLogger().handlers:
-        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
     log.info("Missions API on http://%s:%d (database %s)", host, port, path)
     from .app import create_app
 

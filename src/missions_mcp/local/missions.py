@@ -197,7 +197,9 @@ def list_resources(store: Store, key: str, kind: ResourceKind, mission_id: str) 
     return {"data": [_resource_out(r, kind) for r in rows]}
 
 
-def create_resource(store: Store, key: str, kind: ResourceKind, mission_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def create_resource(
+    store: Store, key: str, kind: ResourceKind, mission_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
     with store.atomic(key) as tx:
         find_mission(tx, mission_id)
         resource_id, now = new_id(), now_iso()

@@ -95,7 +95,9 @@ def _add_steps(tx: Tx, run: Row, steps: list[dict[str, Any]]) -> list[dict[str, 
     return [_step_out(r, run["run_id"]) for r in rows]
 
 
-def create_plan(store: Store, key: str, mission_id: object, run_id: object, steps: list[dict[str, Any]]) -> dict[str, Any]:
+def create_plan(
+    store: Store, key: str, mission_id: object, run_id: object, steps: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The run's first steps; 409 if the run already has a plan."""
     with store.atomic(key) as tx:
         run = find_run(tx, mission_id, run_id, lock=True)
@@ -108,7 +110,9 @@ def create_plan(store: Store, key: str, mission_id: object, run_id: object, step
         return {"data": _add_steps(tx, run, steps)}
 
 
-def add_plan_steps(store: Store, key: str, mission_id: object, run_id: object, steps: list[dict[str, Any]]) -> dict[str, Any]:
+def add_plan_steps(
+    store: Store, key: str, mission_id: object, run_id: object, steps: list[dict[str, Any]]
+) -> dict[str, Any]:
     with store.atomic(key) as tx:
         return {"data": _add_steps(tx, find_run(tx, mission_id, run_id, lock=True), steps)}
 

@@ -163,7 +163,10 @@ def _set_status(tx: Tx, run: Row, target: RunStatus, now: str) -> None:
 def _refused_transition(run_id: object, current: RunStatus, target: RunStatus) -> Conflict:
     allowed = RUN_TRANSITIONS[current]
     options = _words(allowed) if allowed else "nothing, the run has ended"
-    detail = f"Run {run_id} is {current.value}; it cannot move to {target.value} (from {current.value} it can move to {options})."
+    detail = (
+        f"Run {run_id} is {current.value}; it cannot move to {target.value} "
+        f"(from {current.value} it can move to {options})."
+    )
     if RunStatus.running in allowed and target in RUN_TRANSITIONS[RunStatus.running]:
         detail += " Set it running first with update_run status=running."
     return Conflict(detail)

@@ -83,7 +83,8 @@ async def test_lifecycle_actions_and_status_change_events(client, api):
     r = await client.post(f"{base}/pause")
     assert r.status_code == 409 and r.json()["detail"] == f"Run {rid} is paused; pause needs a running run."
     r = await client.post(f"{base}/resume")
-    assert r.status_code == 200 and r.json()["data"]["status"] == "running" and r.json()["data"].get("finished_at") is None
+    assert r.status_code == 200 and r.json()["data"]["status"] == "running"
+    assert r.json()["data"].get("finished_at") is None
     r = await client.post(f"{base}/cancel")
     run = MissionRunResponse.model_validate(r.json()).data
     assert r.status_code == 200 and run.status == "cancelled" and run.finished_at is not None

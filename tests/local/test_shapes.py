@@ -70,7 +70,8 @@ def _nulls(value: Any, where: str = "") -> list[str]:
 async def test_no_answer_sends_null_where_the_contract_types_a_value(client):
     """The contract has no nullable field: an optional field without a value is left out."""
     mid = (await client.post("/ai/missions", json={"name": "m"})).json()["data"]["mission_id"]
-    base = f"/ai/missions/{mid}/runs/" + (await client.post(f"/ai/missions/{mid}/runs", json={})).json()["data"]["run_id"]
+    run = (await client.post(f"/ai/missions/{mid}/runs", json={})).json()["data"]
+    base = f"/ai/missions/{mid}/runs/" + run["run_id"]
     answers = [
         await client.get(f"/ai/missions/{mid}"),
         await client.put(f"/ai/missions/{mid}", json={"description": None, "metadata": None}),

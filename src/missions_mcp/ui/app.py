@@ -173,7 +173,8 @@ def plan_html(order: list[tuple[int, Mapping[str, Any]]], focus: Mapping[str, An
         parts.append(
             f'<li class="step st-{cls}{" focus" if is_focus else ""}"><div class="line">'
             f'<span class="mark" aria-hidden="true">{escape(f.step_mark(status))}</span> '
-            f'<span class="word">{escape(status)}</span> <code class="sid">{escape(_fold(step_id, 60)["short"])}</code> '
+            f'<span class="word">{escape(status)}</span> '
+            f'<code class="sid">{escape(_fold(step_id, 60)["short"])}</code> '
             f'<span class="desc">{_folded_html(step.get("description"))}</span>'
             + (f' <span class="when">{escape(timing)}</span>' if timing else "")
             + (f' <strong class="here">{here}</strong>' if is_focus else "")

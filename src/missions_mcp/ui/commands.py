@@ -109,7 +109,8 @@ def attach(app: Any, store: Any) -> None:
 
     client = MissionsClient(Settings(backend="local"), transport=httpx.ASGITransport(app=app))
     where = getattr(store, "path", None)
-    ui = UI(Reader(client), feed_for_store(store), backend="this Missions API" + (f" (database {where})" if where else ""))
+    backend = "this Missions API" + (f" (database {where})" if where else "")
+    ui = UI(Reader(client), feed_for_store(store), backend=backend)
     app.router.routes.extend(ui.routes())
 
 

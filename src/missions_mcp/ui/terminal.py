@@ -89,7 +89,8 @@ def _step_line(depth: int, step: Mapping[str, Any], view: RunView, focus: Mappin
     if status == "failed":
         reason = view.reasons.get(str(step.get("step_id")))
         pad = "  " * depth + "    "
-        lines.append(f"{pad}└ reason: {f.plain(reason, max(columns - len(pad) - 12, 10)) if reason else 'none reported'}")
+        told = f.plain(reason, max(columns - len(pad) - 12, 10)) if reason else "none reported"
+        lines.append(f"{pad}└ reason: {told}")
     return lines
 
 
@@ -214,8 +215,9 @@ class Follower:
                     records.append({"step": step})
             if run.get("status") != status:
                 status = run.get("status")
-                lines.append(f"         run {_run_word(status).upper()}" + (
-                    f": {f.plain(_outcome(run), max(columns - 30, 20))}" if status in f.FINISHED and _outcome(run) else ""))
+                outcome = _outcome(run) if status in f.FINISHED else ""
+                told = f": {f.plain(outcome, max(columns - 30, 20))}" if outcome else ""
+                lines.append(f"         run {_run_word(status).upper()}{told}")
                 records.append({"run": run})
             if self.as_json:
                 for record in records:

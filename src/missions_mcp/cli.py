@@ -11,14 +11,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import anyio
 
 from . import __version__
 from .config import Settings
 
-__all__ = ["main", "build_parser", "settings_from_args"]
+__all__ = ["build_parser", "main", "settings_from_args"]
 
 logger = logging.getLogger("missions_mcp")
 
@@ -61,6 +60,28 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--watch-interval", type=float, default=None,
                        help="seconds between polls for changes made elsewhere (0: off)")
         p.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+        http_options(p)
+        p.add_argument("--public-url", default=None,
+                       help="the MCP endpoint's URL as clients reach it, e.g. https://mcp.example.com/mcp "
+                       "(env MISSIONS_PUBLIC_URL; default from --host and --port)")
+        p.add_argument("--auth-token", default=None,
+                       help="bearer token MCP clients must send over HTTP (prefer env MISSIONS_AUTH_TOKEN: "
+                       "a flag shows in the process list)")
+        p.add_argument("--auth-introspection-url", default=None,
+                       help="check client tokens at this RFC 7662 endpoint (env MISSIONS_AUTH_INTROSPECTION_URL; "
+                       "client secret in env MISSIONS_AUTH_CLIENT_SECRET)")
+        p.add_argument("--auth-issuer", default=None,
+                       help="authorization server that issues client tokens (env MISSIONS_AUTH_ISSUER)")
+        p.add_argument("--auth-client-id", default=None,
+                       help="this server's client id at the introspection endpoint (env MISSIONS_AUTH_CLIENT_ID)")
+        p.add_argument("--auth-scopes", type=_csv, default=None,
+                       help="scopes a client token must carry, comma-separated (env MISSIONS_AUTH_SCOPES)")
+
+    def http_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--allowed-hosts", type=_csv, default=None,
+                       help="host names (name or name:port) clients use, besides --host (env MISSIONS_ALLOWED_HOSTS)")
+        p.add_argument("--allowed-origins", type=_csv, default=None,
+                       help="browser origins allowed besides pages of the allowed hosts (env MISSIONS_ALLOWED_ORIGINS)")
 
     serve_options(parser)
     serve_options(sub.add_parser("serve", help="run the MCP server (the default command)"))
@@ -69,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, default=8700)
     api.add_argument("--db", type=Path, default=None, help="database file (env MISSIONS_DB)")
     api.add_argument("--log-level", default="INFO")
+    api.add_argument("--accept-tokens", type=_csv, default=None,
+                     help="bearer tokens the API accepts, one tenant each; needed beyond loopback "
+                     "(prefer env MISSIONS_API_TOKENS)")
+    http_options(api)
     from .ui.commands import add_commands
 
     add_commands(sub)
@@ -91,6 +116,14 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         read_only=args.read_only,
         watch_interval=args.watch_interval,
         log_level=args.log_level,
+        public_url=args.public_url,
+        allowed_hosts=args.allowed_hosts,
+        allowed_origins=args.allowed_origins,
+        auth_token=args.auth_token,
+        auth_introspection_url=args.auth_introspection_url,
+        auth_issuer=args.auth_issuer,
+        auth_client_id=args.auth_client_id,
+        auth_scopes=args.auth_scopes,
     )
 
 
@@ -114,71 +147,6 @@ def _describe_backend(settings: Settings) -> str:
     return f"Missions API at {settings.resolved_base_url}"
 
 
-async def _serve(settings: Settings) -> None:
-    from .server import build_server
-
-    missions = build_server(settings)
-    # Everything built so far lives as long as the server: keep it out of every later collection (the
-    # first full one would otherwise walk ~90,000 start-up objects in the middle of a tools/list).
-    gc.freeze()
-    gc.enable()
-    try:
-        if settings.transport == "stdio":
-            from mcp.server.stdio import stdio_server
-
-            from .stdio import AnsweringReadStream
-
-            async with stdio_server() as (read_stream, write_stream):
-                await missions.server.run(AnsweringReadStream(read_stream, write_stream), write_stream,
-                                          missions.server.create_initialization_options())
-        else:
-            await _serve_http(missions, settings)
-    finally:
-        await missions.aclose()
-
-
-async def _serve_http(missions: Any, settings: Settings) -> None:
-    import uvicorn
-
-    if settings.transport == "streamable-http":
-        app = missions.server.streamable_http_app(host=settings.host)
-        where = f"http://{settings.host}:{settings.port}/mcp"
-    else:
-        app = sse_app(missions.server, host=settings.host)
-        where = f"http://{settings.host}:{settings.port}/sse"
-    logger.info("MCP over %s at %s", settings.transport, where)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                            log_config=None)
-    await uvicorn.Server(config).serve()
-
-
-def sse_app(server: Any, *, host: str) -> Any:
-    """A Starlette app serving the MCP server over SSE (GET /sse, POST /messages/)."""
-    from mcp.server.sse import SseServerTransport
-    from mcp.server.transport_security import TransportSecuritySettings
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Mount, Route
-
-    security = None
-    if host in ("127.0.0.1", "localhost", "::1"):
-        security = TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
-            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
-        )
-    sse = SseServerTransport("/messages/", security_settings=security)
-
-    async def handle_sse(request: Request) -> Response:
-        async with sse.connect_sse(request.scope, request.receive, request._send) as (read, write):
-            await server.run(read, write, server.create_initialization_options())
-        return Response()
-
-    return Starlette(routes=[Route("/sse", endpoint=handle_sse, methods=["GET"]),
-                             Mount("/messages/", app=sse.handle_post_message)])
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -187,26 +155,48 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_command(args, parser)
     if args.command == "api":
-        _configure_logging(args.log_level)
-        from .local import default_db_path, serve
+        return _api(parser, args)
+    gc.disable()  # no collections while start-up objects are built: serving.serve freezes them, then enables it
+    from . import serving
 
-        db = args.db or default_db_path()
-        logger.info("embedded Missions API on http://%s:%d, database %s", args.host, args.port, db)
-        serve(host=args.host, port=args.port, db_path=db)
-        return 0
-    gc.disable()  # no collections while start-up objects are built: _serve freezes them, then enables it
     try:
         settings = settings_from_args(args)
         from .server import select_operations
 
         select_operations(settings)
+        protection = serving.http_protection(settings) if settings.transport != "stdio" else None
     except ValueError as exc:
         gc.enable()
         parser.exit(2, f"missions-mcp: {exc}\n")
     _configure_logging(settings.log_level)
     logger.info("missions-mcp %s: %s, transport %s", __version__, _describe_backend(settings), settings.transport)
     try:
-        anyio.run(_serve, settings)
+        anyio.run(serving.serve, settings, protection)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _api(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    import os
+
+    from . import serving
+    from .local import default_db_path
+
+    env = os.environ
+    tokens = args.accept_tokens if args.accept_tokens is not None else _csv(env.get("MISSIONS_API_TOKENS", ""))
+    hosts = args.allowed_hosts if args.allowed_hosts is not None else _csv(env.get("MISSIONS_ALLOWED_HOSTS", ""))
+    origins = args.allowed_origins if args.allowed_origins is not None \
+        else _csv(env.get("MISSIONS_ALLOWED_ORIGINS", ""))
+    try:
+        policy = serving.api_protection(args.host, tokens, hosts, origins)
+    except ValueError as exc:
+        parser.exit(2, f"missions-mcp api: {exc}\n")
+    _configure_logging(args.log_level)
+    db = args.db or default_db_path()
+    try:
+        anyio.run(lambda: serving.serve_api(args.host, args.port, db, tokens=tokens, policy=policy,
+                                            log_level=args.log_level))
     except KeyboardInterrupt:
         pass
     return 0

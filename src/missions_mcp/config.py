@@ -48,6 +48,20 @@ class Settings:
     transport: Transport = "stdio"
     host: str = "127.0.0.1"
     port: int = 8000
+    public_url: str | None = None
+    """The MCP endpoint's URL as clients reach it (behind a proxy, say); default from host and port."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names (``name`` or ``name:port``) the HTTP transports answer to besides the bind address."""
+    allowed_origins: tuple[str, ...] = ()
+    """Browser origins allowed besides pages of the allowed hosts."""
+    auth_token: str | None = field(default=None, repr=False)
+    """The one bearer token MCP clients must send over HTTP."""
+    auth_introspection_url: str | None = None
+    """Token introspection endpoint (RFC 7662) of the authorization server that issues client tokens."""
+    auth_issuer: str | None = None
+    auth_client_id: str | None = None
+    auth_client_secret: str | None = field(default=None, repr=False)
+    auth_scopes: tuple[str, ...] = ()
     toolsets: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
     exclude_tools: tuple[str, ...] = ()
@@ -67,6 +81,15 @@ class Settings:
             "tools": _split(env.get("MISSIONS_TOOLS")),
             "exclude_tools": _split(env.get("MISSIONS_EXCLUDE_TOOLS")),
             "read_only": _truthy(env.get("MISSIONS_READ_ONLY")),
+            "public_url": env.get("MISSIONS_PUBLIC_URL") or None,
+            "allowed_hosts": _split(env.get("MISSIONS_ALLOWED_HOSTS")),
+            "allowed_origins": _split(env.get("MISSIONS_ALLOWED_ORIGINS")),
+            "auth_token": env.get("MISSIONS_AUTH_TOKEN") or None,
+            "auth_introspection_url": env.get("MISSIONS_AUTH_INTROSPECTION_URL") or None,
+            "auth_issuer": env.get("MISSIONS_AUTH_ISSUER") or None,
+            "auth_client_id": env.get("MISSIONS_AUTH_CLIENT_ID") or None,
+            "auth_client_secret": env.get("MISSIONS_AUTH_CLIENT_SECRET") or None,
+            "auth_scopes": _split(env.get("MISSIONS_AUTH_SCOPES")),
         }
         if env.get("MISSIONS_BACKEND") in ("local", "remote"):
             values["backend"] = env["MISSIONS_BACKEND"]

@@ -65,7 +65,7 @@ def serving(args: list[str], *, host: str = "127.0.0.1", env: dict[str, str] | N
     try:
         while True:
             if proc.poll() is not None:
-                out, err = proc.communicate(timeout=10)
+                _, err = proc.communicate(timeout=10)
                 raise AssertionError(f"{command} exited {proc.returncode}: {err.decode()[-2000:]}")
             try:
                 socket.create_connection((host, port), timeout=0.5).close()

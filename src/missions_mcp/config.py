@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["Settings", "DEFAULT_BASE_URL", "LOCAL_BASE_URL"]
+__all__ = ["DEFAULT_BASE_URL", "LOCAL_BASE_URL", "Settings"]
 
 DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
 LOCAL_BASE_URL = "http://missions.local"

@@ -20,20 +20,32 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import os
 import secrets
 import signal
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
-from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
-from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
-from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
+from mcp.server.auth.middleware.bearer_auth import (
+    BearerAuthBackend,
+    RequireAuthMiddleware,
+)
+from mcp.server.auth.routes import (
+    build_resource_metadata_url,
+    create_protected_resource_routes,
+)
+from mcp.server.streamable_http import (
+    EventCallback,
+    EventId,
+    EventMessage,
+    EventStore,
+    StreamId,
+)
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import JSONRPCMessage
 from starlette.applications import Starlette
@@ -330,7 +342,7 @@ def api_protection(host: str, tokens: Sequence[str], allowed_hosts: Sequence[str
     return policy
 
 
-async def serve_api(host: str, port: int, db_path: Path, *, tokens: Sequence[str] = (),
+async def serve_api(host: str, port: int, db_path: str | os.PathLike[str], *, tokens: Sequence[str] = (),
                     policy: HostPolicy | None = None, log_level: str = "INFO") -> None:
     """Serves the embedded API until a signal; the database is closed on the way out."""
     from .local import create_app

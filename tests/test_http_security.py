@@ -35,7 +35,7 @@ MCP_ENDPOINTS = {
             ("GET", "/.well-known/oauth-protected-resource/sse"), ("GET", "/elsewhere")],
 }
 API_ENDPOINTS = [("GET", "/ai/missions"), ("POST", "/ai/missions"), ("GET", "/v2/ai/missions/runs"),
-                 ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/elsewhere")]
+                 ("GET", "/openapi.json"), ("GET", "/"), ("GET", "/elsewhere")]
 
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
               "params": {"protocolVersion": "2025-11-25", "capabilities": {},

@@ -202,14 +202,15 @@ class Operation:
 OPERATIONS: tuple[Operation, ...] = (
     # missions
     Operation(
-        name="list_missions", title="List missions", description="List missions, newest first.",
+        name="list_missions", title="List missions",
+        description="List missions, newest first; find yours here before create_mission.",
         toolset="missions", method="GET", path="/ai/missions",
         params=p.ListMissionsArgs, result=m.MissionsListResponse,
         operation_id="missions.list", status=200, core=True,
     ),
     Operation(
         name="create_mission", title="Create mission",
-        description="Create a mission: a reusable definition of multi-step work.",
+        description="Create a mission: a reusable definition of work. The same name again makes a second one.",
         toolset="missions", method="POST", path="/ai/missions",
         params=p.CreateMissionArgs, result=m.MissionResponse,
         operation_id="missions.create", status=201, core=True,
@@ -258,7 +259,8 @@ OPERATIONS: tuple[Operation, ...] = (
         operation_id="runs.list", status=200,
     ),
     Operation(
-        name="start_run", title="Start run", description="Start a run (pending); set it running with update_run.",
+        name="start_run", title="Start run",
+        description="Start a run; it stays pending until update_run sets it running.",
         toolset="runs", method="POST", path=_MISSION + "/runs",
         params=p.StartRunArgs, result=m.MissionRunResponse,
         operation_id="runs.create", status=201, core=True,
@@ -271,7 +273,7 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         name="update_run", title="Update run",
-        description="Update a run; finish with succeeded + result_summary or failed + error.",
+        description="Update a run's status and result; fields left out are kept.",
         toolset="runs", method="PATCH", path=_RUN,
         params=p.UpdateRunArgs, result=m.MissionRunResponse,
         operation_id="runs.update", status=200, noun="run", idempotent=False, core=True, hot=True,
@@ -303,7 +305,7 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         name="log_event", title="Log event",
-        description="Log what happened in a run: step starts/ends, tool calls, results, messages, errors.",
+        description="Log what happens in a run: tool calls, results, messages, errors. Not on finished runs.",
         toolset="events", method="POST", path=_RUN + "/events",
         params=p.LogEventArgs, result=m.EventResponse,
         operation_id="runs.events.log", status=201, idempotency_field="idempotency_key", core=True, hot=True,
@@ -316,19 +318,21 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     # plan
     Operation(
-        name="get_plan", title="Get plan", description="Get a run's plan: ordered steps with status.",
+        name="get_plan", title="Get plan",
+        description="A run's plan: a flat list of steps by sequence, nested through parent_step_id.",
         toolset="plan", method="GET", path=_RUN + "/plan",
         params=p.RunRef, result=m.PlanResponse,
         operation_id="runs.plan.retrieve", status=200, core=True, hot=True,
     ),
     Operation(
-        name="create_plan", title="Create plan", description="Write a run's plan (once; then add_plan_steps).",
+        name="create_plan", title="Create plan",
+        description="Write a run's plan, once; add later steps with add_plan_steps.",
         toolset="plan", method="POST", path=_RUN + "/plan",
         params=p.CreatePlanArgs, result=m.PlanStepsCreatedResponse,
         operation_id="runs.plan.create", status=201, core=True,
     ),
     Operation(
-        name="add_plan_steps", title="Add plan steps", description="Append steps to a run's plan.",
+        name="add_plan_steps", title="Add plan steps", description="Append steps to a run's plan, as in create_plan.",
         toolset="plan", method="POST", path=_RUN + "/plan/steps",
         params=p.AddPlanStepsArgs, result=m.PlanStepsCreatedResponse,
         operation_id="runs.plan.add_steps_to_plan", status=201, core=True,

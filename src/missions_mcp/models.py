@@ -261,36 +261,43 @@ class UpdateMissionRequest(_Request):
     model: str | None = None
     instructions: str | None = None
     execution_mode: ExecutionMode | None = None
-    metadata: JSONObject | None = None
+    metadata: JSONObject | None = Field(default=None, description="Replaces the mission's metadata.")
+
+
+# The descriptions below are what a model reads to fill a field: what it is for, its form, its effect.
 
 
 class CreateMissionRunRequest(_Request):
-    input: JSONObject | None = None
+    input: JSONObject | None = Field(default=None, description='What this run works on, e.g. {"goal": "..."}.')
     metadata: JSONObject | None = None
 
 
 class UpdateMissionRunRequest(_Request):
-    status: RunStatus | None = None
-    result_summary: str | None = None
-    result_payload: JSONObject | None = None
-    error: str | None = None
-    metadata: JSONObject | None = None
+    status: RunStatus | None = Field(
+        default=None, description="running when work starts, then succeeded or failed (final)."
+    )
+    result_summary: str | None = Field(default=None, description="The outcome in one line, with succeeded.")
+    result_payload: JSONObject | None = Field(default=None, description="Structured result, with succeeded.")
+    error: str | None = Field(default=None, description="What went wrong, with failed.")
+    metadata: JSONObject | None = Field(default=None, description="Replaces the run's metadata.")
 
 
 class CreateEventRequest(_Request):
     type: EventType
     summary: str = Field(min_length=1, description="What happened, in one line.")
-    step_id: str | None = None
-    agent_id: str | None = None
+    step_id: str | None = Field(default=None, description="The plan step it belongs to.")
+    agent_id: str | None = Field(default=None, description="Who did it, when agents share a run.")
     payload: JSONObject | None = Field(default=None, description="Details: tool arguments, results.")
-    idempotency_key: str | None = Field(default=None, description="Generated when omitted.")
+    idempotency_key: str | None = Field(
+        default=None, description="Retrying a call whose answer you did not get? Send the same key."
+    )
 
 
 class CreatePlanStepRequest(_Request):
-    step_id: str = Field(min_length=1, description="Unique in the run.")
+    step_id: str = Field(min_length=1, description="Short id, unique in the run: s1, s2.")
     description: str = Field(min_length=1)
-    sequence: int = Field(description="Position in the plan.")
-    parent_step_id: str | None = None
+    sequence: int = Field(description="Order: 1, 2, 3 across the whole plan, sub-steps too; get_plan sorts by it.")
+    parent_step_id: str | None = Field(default=None, description="step_id of the parent, to nest this step.")
     metadata: JSONObject | None = None
 
 
@@ -304,7 +311,7 @@ class AddPlanStepsRequest(_Request):
 
 class UpdatePlanStepRequest(_Request):
     status: StepStatus | None = None
-    metadata: JSONObject | None = None
+    metadata: JSONObject | None = Field(default=None, description="Replaces the step's metadata.")
 
 
 class LinkTelnyxAgentRequest(_Request):

@@ -21,6 +21,7 @@ from .models import (
     CreateMissionRequest,
     CreateMissionRunRequest,
     CreatePlanRequest,
+    CreatePlanStepRequest,
     EventType,
     LinkTelnyxAgentRequest,
     RunStatus,
@@ -66,13 +67,20 @@ class _Args(BaseModel):
 # --------------------------------------------------------------------------- building blocks
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # "page 1 unless you ask for another" goes without saying
+
+
+Page = Annotated[int, Query("page[number]"), Field(ge=1, json_schema_extra=_no_default)]
+
+
 class _Page20(_Args):
-    page: Annotated[int, Query("page[number]")] = Field(default=1, ge=1)
+    page: Page = 1
     page_size: Annotated[int, Query("page[size]")] = Field(default=20, ge=1, le=1000)
 
 
 class _Page50(_Args):
-    page: Annotated[int, Query("page[number]")] = Field(default=1, ge=1)
+    page: Page = 1
     page_size: Annotated[int, Query("page[size]")] = Field(default=50, ge=1, le=1000)
 
 
@@ -168,8 +176,18 @@ class CreatePlanArgs(CreatePlanRequest, RunRef):
     pass
 
 
+# A step as create_plan takes it: a model reads the field descriptions there once, not twice.
+class _MorePlanStep(CreatePlanStepRequest):
+    model_config = ConfigDict(json_schema_extra=lambda schema: _drop_descriptions(schema))
+
+
+def _drop_descriptions(schema: dict[str, Any]) -> None:
+    for field in schema.get("properties", {}).values():
+        field.pop("description", None)
+
+
 class AddPlanStepsArgs(AddPlanStepsRequest, RunRef):
-    pass
+    steps: list[_MorePlanStep] = Field(min_length=1)  # type: ignore[assignment]
 
 
 class GetPlanStepArgs(StepRef):

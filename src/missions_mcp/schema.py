@@ -48,6 +48,12 @@ class _LeanSchema(GenerateJsonSchema):
         out.pop("type", None)  # implied by the values
         return out
 
+    def str_schema(self, schema: Any) -> Any:
+        out = super().str_schema(schema)
+        if out.get("minLength") == 1:
+            out.pop("minLength")  # a model does not send an empty name on purpose; validation still refuses it
+        return out
+
 
 class _OutputSchema(GenerateJsonSchema):
     """JSON Schema of a result: titles dropped, nullability kept (the API may answer ``null``).

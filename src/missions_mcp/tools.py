@@ -22,7 +22,18 @@ from .client import ApiResult, MissionsClient, describe_target, parse_arguments
 from .config import Settings
 from .errors import MissionsError
 
-__all__ = ["Tools", "select_operations", "to_tool", "instructions", "structured_result", "error_result", "REPORTING"]
+__all__ = [
+    "Tools",
+    "select_operations",
+    "to_tool",
+    "instructions",
+    "structured_result",
+    "error_result",
+    "model_facing_bytes",
+    "REPORTING",
+    "BUDGET_ALL",
+    "BUDGET_CORE",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +41,18 @@ AfterCall = Callable[[Operation, BaseModel, ApiResult], Awaitable[None]]
 
 REPORTING = """\
 Track multi-step work as missions and runs, and report your own progress so a person can follow it:
-find or create a mission (list_missions, create_mission), start_run, write the plan (create_plan),
-set each step in_progress then completed/skipped/failed (update_plan_step), log tool calls, results,
-messages and errors (log_event), and finish with update_run: succeeded + result_summary, or failed + error."""
-"""What the server teaches a model when every tool it names is enabled."""
+1. find your mission with list_missions, or create it once with create_mission;
+2. start_run, then update_run with status running (a run starts pending);
+3. write the plan with create_plan: step_id s1, s2, ..., sequence 1, 2, 3, ...;
+4. for each step: update_plan_step in_progress; log_event for tool calls, results, messages and errors,
+   with its step_id; then update_plan_step completed, skipped or failed;
+5. finish with update_run: status succeeded + result_summary, or failed + error."""
+"""What the server teaches a model when every tool it names is enabled: each step works as written."""
+
+BUDGET_ALL = 13_000
+"""Most bytes the model reads of all tools on every conversation (see :func:`model_facing_bytes`)."""
+BUDGET_CORE = 5_000
+"""Most bytes of the self-reporting core (the catalogue's ``core`` operations)."""
 
 _READERS = ("list_missions", "list_recent_runs", "list_runs", "get_run", "get_plan", "list_events")
 
@@ -93,6 +112,12 @@ def to_tool(op: Operation, *, open_world: bool) -> types.Tool:
             open_world_hint=open_world,
         ),
     )
+
+
+def model_facing_bytes(tool: types.Tool) -> int:
+    """What a model reads of a tool on every conversation: its compact name, description and input schema."""
+    seen = {"name": tool.name, "description": tool.description, "inputSchema": tool.input_schema}
+    return len(json.dumps(seen, separators=(",", ":")))
 
 
 def _dump(value: Any) -> str:

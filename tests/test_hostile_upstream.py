@@ -23,7 +23,6 @@ from uuid import uuid4
 import anyio
 import httpx
 import pytest
-from hostile import MODES, OTHER_TOKEN, hostile_app
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from test_tool_requests import CASES
@@ -33,6 +32,7 @@ from missions_mcp.client import MissionsClient
 from missions_mcp.config import Settings
 from missions_mcp.server import build_server
 
+from hostile import MODES, OTHER_TOKEN, hostile_app
 from support import clean_env, free_port, running
 
 CANARY = "KEY0CANARY" + uuid4().hex

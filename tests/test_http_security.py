@@ -15,10 +15,11 @@ from pathlib import Path
 import httpx
 import httpx2
 import pytest
-from httpserve import BIND_ADDRESSES, serving, shown
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+
+from httpserve import BIND_ADDRESSES, serving, shown
 from support import clean_env
 
 pytestmark = pytest.mark.slow

@@ -180,8 +180,8 @@ def authentication(settings: Settings, *, resource_url: str) -> Authentication |
     # origin, where a client that tries OAuth discovery finds nothing and asks its user for the token.
     issuer = settings.auth_issuer or str(httpx.URL(resource_url).copy_with(path="/", query=None)).rstrip("/")
     auth_settings = AuthSettings(
-        issuer_url=issuer,  # type: ignore[arg-type]  # pydantic parses the string
-        resource_server_url=resource_url,  # type: ignore[arg-type]
+        issuer_url=issuer,  # pydantic parses the string
+        resource_server_url=resource_url,
         required_scopes=list(settings.auth_scopes) or None,
         validate_token_resource=True,
     )

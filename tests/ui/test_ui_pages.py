@@ -201,3 +201,12 @@ async def test_the_api_serves_the_page_at_root_and_no_cdn_docs(tmp_path: Path):
         assert (await http.get("/docs")).status_code == 404
         assert (await http.get("/redoc")).status_code == 404
         assert (await http.get("/openapi.json")).status_code == 200
+
+
+async def test_fields_the_api_leaves_out_show_nothing(page: httpx.AsyncClient, agent):
+    ids = await agent.run(await agent.mission())
+    html = (await page.get(f"/missions/{ids['mission_id']}/runs/{ids['run_id']}")).text
+    assert "result payload" not in html and "input (" not in html and "metadata (" not in html
+    await agent.call("log_event", **ids, type="message", summary="no payload")
+    html = (await page.get(f"/missions/{ids['mission_id']}/runs/{ids['run_id']}")).text
+    assert "payload" not in html.split("no payload", 1)[1].split("</li>", 1)[0]

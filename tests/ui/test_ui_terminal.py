@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import anyio
@@ -21,7 +20,7 @@ TIMEOUT = 60
 def command(*args: str, columns: int = 100) -> subprocess.CompletedProcess[str]:
     env = {**clean_env(), "COLUMNS": str(columns), "LINES": "40"}
     return subprocess.run([sys.executable, "-m", "missions_mcp", *args], capture_output=True, text=True,
-                          timeout=TIMEOUT, env=env)
+                          timeout=TIMEOUT, env=env, check=False)
 
 
 async def test_runs_table_fits_the_terminal_and_json_is_for_scripts(db: Path, agent):
@@ -115,7 +114,7 @@ async def test_follow_prints_changes_until_the_run_finishes(db: Path, agent, as_
             while proc.poll() is None:
                 await anyio.sleep(0.05)
         assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
-        time.sleep(0.2)  # the reader thread drains what is left
+        await anyio.sleep(0.2)  # the reader thread drains what is left
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -77,7 +77,7 @@ class BadQuery(ValueError):
 
 def _fold(text: Any, limit: int = FOLD_AT) -> dict[str, Any]:
     """Text as ``{"short", "full", "folded"}``: long text keeps its start visible and the rest one click away."""
-    full = "" if text is None else str(text)
+    full = "" if text is None or isinstance(text, jinja2.Undefined) else str(text)
     line = " ".join(full.split())
     if len(line) <= limit and "\n" not in full.strip():
         return {"short": line, "full": full, "folded": False}
@@ -85,7 +85,7 @@ def _fold(text: Any, limit: int = FOLD_AT) -> dict[str, Any]:
 
 
 def _payload(value: Any) -> dict[str, Any] | None:
-    if value in (None, {}, []):
+    if isinstance(value, jinja2.Undefined) or value in (None, {}, []):  # a field the API left out, or empty
         return None
     text = f.pretty_json(value)
     size = len(text.encode("utf-8", "surrogatepass"))

@@ -34,7 +34,8 @@ from missions_mcp.catalogue import BY_NAME
 from missions_mcp.client import MissionsClient
 from missions_mcp.config import Settings
 from missions_mcp.local import missions, plans, runs
-from missions_mcp.local.store import Store, tenant_hash
+from missions_mcp.local.sqlite import SQLiteStore
+from missions_mcp.local.store import tenant_hash
 from missions_mcp.ui.app import UI, create_app
 from missions_mcp.ui.feed import DATA_VERSION_INTERVAL, DataVersionFeed
 from missions_mcp.ui.reads import Reader
@@ -44,7 +45,7 @@ KEY = tenant_hash(None)
 
 def seed(db: Path, steps: int, events: int, more_runs: int) -> tuple[str, str]:
     """One mission; a running run with a nested plan of ``steps`` and ``events`` events; more runs."""
-    store = Store(db)
+    store = SQLiteStore(db)
     mission_id = missions.create_mission(store, KEY, {"name": "Benchmark: a long run"})["data"]["mission_id"]
     for i in range(more_runs):
         other = runs.create_run(store, KEY, mission_id, {})["data"]["run_id"]
@@ -60,19 +61,18 @@ def seed(db: Path, steps: int, events: int, more_runs: int) -> tuple[str, str]:
             plan.append({"step_id": f"s{i}.{j}", "parent_step_id": f"s{i}", "sequence": j,
                          "description": f"Sub-step {j} of step {i}: one piece of that part"})
     plans.create_plan(store, KEY, mission_id, run_id, plan)
-    with store.write() as conn:  # half the plan done, one failed step, one in progress
-        conn.execute("UPDATE plan_steps SET status = 'completed', started_at = ?, completed_at = ? WHERE seq % 2 = 0",
+    with store.atomic(KEY) as tx:  # half the plan done, one failed step, one in progress
+        tx.execute("UPDATE plan_steps SET status = 'completed', started_at = ?, completed_at = ? WHERE seq % 2 = 0",
                      ("2026-01-01T10:00:00Z", "2026-01-01T10:00:41Z"))
-        conn.execute("UPDATE plan_steps SET status = 'failed' WHERE step_id = 's3.1'")
-        conn.execute("UPDATE plan_steps SET status = 'in_progress', started_at = ? WHERE step_id = 's7'",
+        tx.execute("UPDATE plan_steps SET status = 'failed' WHERE step_id = 's3.1'")
+        tx.execute("UPDATE plan_steps SET status = 'in_progress', started_at = ? WHERE step_id = 's7'",
                      ("2026-01-01T11:00:00Z",))
-    tenant = store.tenant_id(KEY)
     done = 0
     while done < events:
-        with store.write() as conn:
-            run = runs.find_run(conn, tenant, mission_id, run_id)
+        with store.atomic(KEY) as tx:
+            run = runs.find_run(tx, mission_id, run_id, lock=True)
             for i in range(done, min(done + 10_000, events)):
-                runs._insert_event(conn, run, "tool_call" if i % 2 == 0 else "tool_result", f"event {i}",
+                runs._insert_event(tx, run, "tool_call" if i % 2 == 0 else "tool_result", f"event {i}",
                                    step_id=f"s{i % top}", agent_id="bench", payload=f'{{"n":{i}}}')
         done = min(done + 10_000, events)
     store.close()
@@ -126,6 +126,12 @@ async def page_times(db: Path, mission_id: str, run_id: str, repeat: int) -> lis
 
                 api, _ = await _timed(events, repeat)
             out.append((label, median, p95, api))
+
+        async def plan() -> None:
+            await client.call(BY_NAME["get_plan"], ids)
+
+        median, p95 = await _timed(plan, repeat)
+        out.append(("(reference: the API's get_plan of the run, 2,000 steps)", median, p95, None))
     await client.aclose()
     return out
 
@@ -156,7 +162,7 @@ async def live_figures(proc: subprocess.Popen[bytes], port: int, db: Path, missi
 
 
 async def _change_to_page(http: httpx.AsyncClient, db: Path, mission_id: str, run_id: str, repeat: int) -> list[float]:
-    store = Store(db)
+    store = SQLiteStore(db)
     out: list[float] = []
     path = f"/live/missions/{mission_id}/runs/{run_id}"
     async with http.stream("GET", path) as stream:

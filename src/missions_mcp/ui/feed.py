@@ -22,6 +22,7 @@ import logging
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -30,6 +31,7 @@ __all__ = [
     "REMOTE_INTERVAL",
     "ChangeFeed",
     "DataVersionFeed",
+    "MarkerFeed",
     "PollingFeed",
     "feed_for_store",
 ]
@@ -152,17 +154,36 @@ class DataVersionFeed(ChangeFeed):
             self._conn = None
 
 
-def feed_for_store(store: object) -> ChangeFeed:
-    """The feed of an embedded API's store: a store that offers its own (``store.change_feed()``,
-    e.g. PostgreSQL ``LISTEN``) is asked for it; a SQLite file is watched through ``data_version``;
-    anything else (an in-memory database: every commit is on the one connection) is re-read every
-    second while a page is open."""
+class MarkerFeed(ChangeFeed):
+    """The embedded API's own store, through its ``change_marker()`` (SQLite: ``data_version`` and its
+    own commits; another engine: whatever it offers), for the page that ``missions-mcp api`` serves."""
+
+    def __init__(self, store: Any, interval: float = DATA_VERSION_INTERVAL):
+        super().__init__()
+        self.store = store
+        self.interval = interval
+        self._last: object = None
+        self._seen = False
+
+    def check(self) -> bool:
+        current = self.store.change_marker()
+        previous, self._last = self._last, current
+        changed = self._seen and previous != current
+        self._seen = True
+        return changed
+
+    def current(self) -> int:
+        if self.check():
+            self.changed()
+        return self.version
+
+
+def feed_for_store(store: Any) -> ChangeFeed:
+    """The feed of an embedded API's store: one the store offers itself (``store.change_feed()``, a
+    :class:`ChangeFeed` fed e.g. by PostgreSQL ``LISTEN``), else its ``change_marker()`` polled."""
     own = getattr(store, "change_feed", None)
     if callable(own):
         feed = own()
         if isinstance(feed, ChangeFeed):
             return feed
-    path = getattr(store, "path", None)
-    if isinstance(path, str) and path != ":memory:" and not path.startswith("file:"):
-        return DataVersionFeed(path)
-    return PollingFeed(1.0)
+    return MarkerFeed(store)

@@ -46,6 +46,16 @@ def digest(source: Any) -> str:
     return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=9).hexdigest()
 
 
+def _enclosing_page(first: int, last: int, size: int, cap: int = 1000) -> tuple[int, int]:
+    """A page size (``size`` or more, at most ``cap``) and a page number whose page holds positions
+    ``first``…``last`` (1-based), the smallest such size."""
+    for per_page in range(size, cap + 1):
+        number = (last - 1) // per_page + 1
+        if (number - 1) * per_page + 1 <= first:
+            return per_page, number
+    return cap, (last - 1) // cap + 1  # unreachable while last - first < size <= cap
+
+
 def _pages(total: int, size: int) -> int:
     return max(math.ceil(total / size), 1)
 
@@ -220,15 +230,15 @@ class Reader:
         first = max(last - size + 1, 1)
         if last == 0:
             return Timeline([], total, 0, 0, size, type, step)
-        # The API pages from the oldest end in pages of ``size``: the window spans at most two.
-        low, high = (first - 1) // size + 1, (last - 1) // size + 1
-        pages: dict[int, list[dict[str, Any]]] = {1: events}
-        for number in range(low, high + 1):
-            if number not in pages:
-                pages[number], _ = await self.page("list_events", **query, page=number, page_size=size)
-        joined = [e for number in range(low, high + 1) for e in pages[number]]
-        start = first - ((low - 1) * size + 1)
-        window = joined[start: start + (last - first + 1)]
+        # The API pages from the oldest end: read the window as one page of a size whose page
+        # boundaries enclose it (a filtered read may cost a scan: one read, not two).
+        per_page, number = _enclosing_page(first, last, size)
+        if per_page == size and number == 1:
+            page = events
+        else:
+            page, _ = await self.page("list_events", **query, page=number, page_size=per_page)
+        start = first - ((number - 1) * per_page + 1)
+        window = page[start: start + (last - first + 1)]
         return Timeline(window, total, first, first + len(window) - 1 if window else 0, size, type, step)
 
     async def events_after(self, mission_id: str, run_id: str, position: int,

@@ -93,11 +93,14 @@ async def _timed(action, repeat: int) -> tuple[float, float]:
     return stats(samples[2:])
 
 
-async def page_times(db: Path, mission_id: str, run_id: str, repeat: int) -> list[tuple[str, float, float, float | None]]:
+Row = tuple[str, float, float, float | None]
+
+
+async def page_times(db: Path, mission_id: str, run_id: str, repeat: int) -> list[Row]:
     """Rows of (page, median, p95, median of the API's list_events for the same window of events)."""
     client = MissionsClient(Settings(backend="local", db_path=db))
     app = create_app(UI(Reader(client), DataVersionFeed(db), backend="bench"))
-    out: list[tuple[str, float, float, float | None]] = []
+    out: list[Row] = []
     run_path = f"/missions/{mission_id}/runs/{run_id}"
     ids = {"mission_id": mission_id, "run_id": run_id}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:

@@ -14,11 +14,13 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
+
 from support import ROOT, UPDATE, clean_env, running
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 CHROMIUM = "/usr/bin/chromium"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 WAIT_MS = 15_000
@@ -32,7 +34,7 @@ HOSTILE = ('<script>window.__pwned=1</script> <img src=x onerror="window.__pwned
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
     playwright_api = pytest.importorskip("playwright.async_api")
-    if not Path(CHROMIUM).exists():
+    if not HAVE_CHROMIUM:
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     async with playwright_api.async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -82,7 +84,7 @@ async def shows(page: Any, script: str) -> None:
     guarded = f"(() => {{ try {{ return !!({script}); }} catch (e) {{ return false; }} }})()"
     try:
         with anyio.fail_after(WAIT_MS / 1000):
-            while not await page.evaluate(guarded):
+            while not await page.evaluate(guarded):  # noqa: ASYNC110 - the page is in another process
                 await anyio.sleep(0.05)
     except TimeoutError:
         raise AssertionError(f"the page never showed: {script}\n{await page.inner_text('main')}") from None

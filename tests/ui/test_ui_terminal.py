@@ -10,6 +10,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+
 from support import clean_env, running
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
@@ -90,7 +91,7 @@ def _follow(args: list[str]) -> tuple[subprocess.Popen[str], list[str]]:
 
 async def _until(lines: list[str], text: str) -> None:
     with anyio.fail_after(TIMEOUT):
-        while not any(text in line for line in lines):
+        while not any(text in line for line in lines):  # noqa: ASYNC110 - written by a reader thread
             await anyio.sleep(0.05)
 
 
@@ -111,7 +112,7 @@ async def test_follow_prints_changes_until_the_run_finishes(db: Path, agent, as_
         await agent.call("update_plan_step", **ids, step_id="s1", status="completed")
         await agent.call("update_run", **ids, status="succeeded", result_summary="shipped")
         with anyio.fail_after(TIMEOUT):
-            while proc.poll() is None:
+            while proc.poll() is None:  # noqa: ASYNC110 - a child process
                 await anyio.sleep(0.05)
         assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
         await anyio.sleep(0.2)  # the reader thread drains what is left

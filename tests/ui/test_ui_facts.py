@@ -141,3 +141,10 @@ async def test_polling_feed_ticks_and_a_push_feed_wakes_waiters():
         await anyio.sleep(0.05)
         push.changed()
     assert push.version == 1
+
+
+def test_latest_compares_times_not_text_across_shapes():
+    stamps = ["2026-01-01T10:00:00Z", "2026-01-01T09:59:59.999999Z", "2026-01-01T10:00:00.5+00:00", None, "x",
+              "2026-01-01T11:00:00+02:00", "2026-01-01T10:00:00.400000Z"]
+    assert f.latest(stamps) == "2026-01-01T10:00:00.5+00:00"
+    assert f.latest([None, ""]) is None

@@ -8,9 +8,9 @@ the browser's business, so a page is only re-sent when the data under it changed
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..catalogue import BY_NAME
@@ -41,9 +41,10 @@ NAMES_PAGE = 1000
 
 
 def digest(source: Any) -> str:
-    """A short fingerprint of API objects: equal data, equal digest."""
-    raw = json.dumps(source, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
-    return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=9).hexdigest()
+    """A short fingerprint of API objects: equal data, equal digest. ``repr`` rather than sorted
+    JSON: the objects come decoded from the API's JSON, their keys in its order, and ``repr`` of
+    2,000 plan steps costs a third of ``json.dumps(sort_keys=True)``."""
+    return hashlib.blake2b(repr(source).encode("utf-8", "surrogatepass"), digest_size=9).hexdigest()
 
 
 def _enclosing_page(first: int, last: int, size: int, cap: int = 1000) -> tuple[int, int]:
@@ -130,7 +131,7 @@ class RunView:
     """Step id → why it failed, for the failed steps."""
     source: Any = None
 
-    @property
+    @cached_property
     def last_activity(self) -> str | None:
         newest = [self.newest_event] if self.newest_event else []
         return f.last_activity(self.run, self.steps, newest)

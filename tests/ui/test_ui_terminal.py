@@ -163,3 +163,19 @@ async def test_runs_reads_a_shared_api_and_the_api_serves_the_page(tmp_path: Pat
         assert json.loads(result.stdout)["runs"][0]["mission_name"] == "shared store"
     gone = command("runs", "--base-url", base)
     assert gone.returncode == 1 and gone.stderr.startswith("missions-mcp: Could not reach the Missions API")
+
+
+def test_the_wheel_carries_the_templates_and_static_files(tmp_path: Path):
+    import zipfile
+
+    from support import ROOT
+
+    pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(ROOT)]
+    built = subprocess.run(pip, capture_output=True, text=True, timeout=300, check=False)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("missions_mcp-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    package = ROOT / "src" / "missions_mcp" / "ui"
+    shipped = {f"missions_mcp/ui/{p.relative_to(package).as_posix()}" for folder in ("templates", "static")
+               for p in (package / folder).iterdir()}
+    assert shipped and shipped <= names

@@ -26,6 +26,12 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def _db(value: str) -> str | Path:
+    from .local import db_target
+
+    return db_target(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="missions-mcp",
@@ -47,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                              help="use the hosted Missions API (needs TELNYX_API_KEY)")
         p.add_argument("--base-url", default=None,
                        help="Missions API base URL (env TELNYX_BASE_URL; default https://api.telnyx.com/v2)")
-        p.add_argument("--db", type=Path, default=None, help="database of the embedded API (env MISSIONS_DB)")
+        p.add_argument("--db", type=_db, default=None,
+                       help="database of the embedded API: a file, or a postgresql:// URL (env MISSIONS_DB)")
         p.add_argument("--timeout", type=float, default=None, help="seconds per HTTP request (default 30)")
         p.add_argument("--max-retries", type=int, default=None, help="retries of a failed request (default 2)")
         p.add_argument("--toolsets", type=_csv, default=None,
@@ -88,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api", help="serve the embedded Missions API alone over HTTP")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8700)
-    api.add_argument("--db", type=Path, default=None, help="database file (env MISSIONS_DB)")
+    api.add_argument("--db", type=_db, default=None,
+                     help="a SQLite file, or postgresql://user:password@host:port/dbname shared by replicas"
+                     " (env MISSIONS_DB)")
     api.add_argument("--log-level", default="INFO")
     api.add_argument("--accept-tokens", type=_csv, default=None,
                      help="bearer tokens the API accepts, one tenant each; needed beyond loopback "
@@ -141,9 +150,9 @@ def _configure_logging(level: str) -> None:
 
 def _describe_backend(settings: Settings) -> str:
     if settings.resolved_backend == "local":
-        from .local import default_db_path
+        from .local import db_target, describe_target
 
-        return f"embedded Missions API (in process), database {settings.db_path or default_db_path()}"
+        return f"embedded Missions API (in process), database {describe_target(db_target(settings.db_path))}"
     return f"Missions API at {settings.resolved_base_url}"
 
 
@@ -170,6 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"missions-mcp: {exc}\n")
     _configure_logging(settings.log_level)
     logger.info("missions-mcp %s: %s, transport %s", __version__, _describe_backend(settings), settings.transport)
+    if settings.resolved_backend == "local" and settings.db_path is not None:
+        from .local import StoreUnavailable, check_target
+
+        try:  # the in-process API opens its store on the first call: a database that cannot be used fails now
+            check_target(settings.db_path)
+        except StoreUnavailable as exc:
+            gc.enable()
+            parser.exit(2, f"missions-mcp: {exc}\n")
     try:
         anyio.run(serving.serve, settings, protection)
     except KeyboardInterrupt:
@@ -181,7 +198,7 @@ def _api(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     import os
 
     from . import serving
-    from .local import default_db_path
+    from .local import StoreUnavailable, db_target
 
     env = os.environ
     tokens = args.accept_tokens if args.accept_tokens is not None else _csv(env.get("MISSIONS_API_TOKENS", ""))
@@ -193,12 +210,14 @@ def _api(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except ValueError as exc:
         parser.exit(2, f"missions-mcp api: {exc}\n")
     _configure_logging(args.log_level)
-    db = args.db or default_db_path()
+    db = db_target(args.db)
     try:
         anyio.run(lambda: serving.serve_api(args.host, args.port, db, tokens=tokens, policy=policy,
                                             log_level=args.log_level))
     except KeyboardInterrupt:
         pass
+    except StoreUnavailable as exc:
+        parser.exit(2, f"missions-mcp: {exc}\n")
     return 0
 
 

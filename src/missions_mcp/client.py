@@ -203,9 +203,9 @@ class MissionsClient:
             headers["Authorization"] = f"Bearer {s.api_key}"
         transport = self._transport
         if transport is None and s.resolved_backend == "local":
-            from .local import create_app, default_db_path
+            from .local import create_app, db_target
 
-            transport = httpx.ASGITransport(app=create_app(s.db_path or default_db_path()))
+            transport = httpx.ASGITransport(app=create_app(db_target(s.db_path)))
         return httpx.AsyncClient(
             base_url=s.resolved_base_url,
             headers=headers,

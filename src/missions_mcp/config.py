@@ -22,6 +22,11 @@ def _split(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
 
+def _db_path(value: str) -> Path | str:
+    # a postgresql:// URL stays text: as a Path its "//" would fold into one "/"
+    return value if value.startswith(("postgresql://", "postgres://")) else Path(value)
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -38,8 +43,9 @@ class Settings:
     """Set: talk HTTP to this URL (the hosted API, or ``missions-mcp api`` on loopback)."""
     backend: Backend | None = None
     """``None``: hosted API when an API key or a base URL is given, else the embedded API."""
-    db_path: Path | None = None
-    """Database of the embedded API; ``None``: ``MISSIONS_DB`` or the user's data directory."""
+    db_path: Path | str | None = None
+    """Database of the embedded API (a file, or a ``postgresql://`` URL); ``None``: ``MISSIONS_DB``
+    or the user's data directory."""
     timeout: float = 30.0
     connect_timeout: float = 5.0
     max_retries: int = 2
@@ -76,7 +82,7 @@ class Settings:
         values: dict[str, Any] = {
             "api_key": env.get("TELNYX_API_KEY") or None,
             "base_url": env.get("TELNYX_BASE_URL") or None,
-            "db_path": Path(env["MISSIONS_DB"]) if env.get("MISSIONS_DB") else None,
+            "db_path": _db_path(env["MISSIONS_DB"]) if env.get("MISSIONS_DB") else None,
             "toolsets": _split(env.get("MISSIONS_TOOLSETS")),
             "tools": _split(env.get("MISSIONS_TOOLS")),
             "exclude_tools": _split(env.get("MISSIONS_EXCLUDE_TOOLS")),

@@ -345,11 +345,12 @@ def api_protection(host: str, tokens: Sequence[str], allowed_hosts: Sequence[str
 async def serve_api(host: str, port: int, db_path: str | os.PathLike[str], *, tokens: Sequence[str] = (),
                     policy: HostPolicy | None = None, log_level: str = "INFO") -> None:
     """Serves the embedded API until a signal; the database is closed on the way out."""
-    from .local import create_app
+    from .local import create_app, describe_target
     from .local.security import ApiAccess, guarded
 
     policy = policy or api_protection(host, tokens)
     app = guarded(create_app(db_path, page=True), ApiAccess(policy=policy, tokens=tuple(tokens)))
     logger.info("embedded Missions API on http://%s:%d, database %s (%s)", f"[{host}]" if ":" in host else host,
-                port, db_path, f"{len(tokens)} accepted token(s)" if tokens else "one local tenant, any bearer key")
+                port, describe_target(db_path),
+                f"{len(tokens)} accepted token(s)" if tokens else "one local tenant, any bearer key")
     await _run_uvicorn(_uvicorn_server(app, host=host, port=port, log_level=log_level, access_log=False))

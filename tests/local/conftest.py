@@ -21,9 +21,23 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "m.db"
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each test of the embedded API runs on both engines (PostgreSQL's among the slow tests)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def app(db_path: Path) -> Any:
-    return create_app(db_path)
+def store_target(engine: str, db_path: Path, request: pytest.FixtureRequest) -> str | Path:
+    """Where the app under test keeps its data: a SQLite file, or a fresh place on a real PostgreSQL."""
+    return db_path if engine == "sqlite" else str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def app(store_target: str | Path) -> Iterator[Any]:
+    app = create_app(store_target)
+    yield app
+    app.state.store.close()  # the lifespan that would close it does not run under ASGITransport
 
 
 @pytest.fixture
@@ -73,10 +87,10 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def live_url(db_path: Path) -> Iterator[str]:
+def live_url(store_target: str | Path) -> Iterator[str]:
     """The API served by uvicorn on loopback in a background thread."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(db_path), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(store_target), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

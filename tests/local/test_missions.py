@@ -124,9 +124,9 @@ async def test_delete_mission_cascades(client, api, app):
     assert (await client.get(f"/ai/missions/{mid}/runs/{rid}")).status_code == 404
     assert (await client.get("/ai/missions/events")).json()["meta"]["total_results"] == 0
     assert (await client.get("/ai/missions/runs")).json()["meta"]["total_results"] == 0
-    conn = app.state.store._conn
-    for table in ("runs", "events", "plan_steps", "linked_agents", "resources"):
-        assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0, table
+    with app.state.store.atomic(None, read_only=True) as tx:
+        for table in ("runs", "events", "plan_steps", "linked_agents", "resources"):
+            assert tx.value(f"SELECT COUNT(*) FROM {table}") == 0, table
     assert (await client.delete(f"/ai/missions/{mid}")).status_code == 404
 
 
@@ -179,9 +179,16 @@ async def test_tenants_are_isolated(client, api):
     assert (await client.get("/ai/missions/runs", headers=alice)).json()["meta"]["total_results"] == 1
 
 
-async def test_the_bearer_key_is_not_stored(client, app, db_path):
+async def test_the_bearer_key_is_not_stored(client, app, db_path, engine):
     secret = "sk-very-secret-value-123"
     await client.post("/ai/missions", json={"name": "a"}, headers={"Authorization": f"Bearer {secret}"})
+    if engine == "postgresql":  # every row of every table, as text
+        with app.state.store.atomic(None, read_only=True) as tx:
+            tables = [r["tablename"] for r in tx.all("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")]
+            assert "tenants" in tables
+            for table in tables:
+                assert not any(secret in r["t"] for r in tx.all(f"SELECT t::text AS t FROM {table} t")), table
+        return
     app.state.store._conn.execute("PRAGMA wal_checkpoint(FULL)")
     for path in db_path.parent.iterdir():
         assert secret.encode() not in path.read_bytes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import pytest
 
@@ -16,8 +17,8 @@ KEY = tenant_hash(None)
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = SQLiteStore(tmp_path / "s.db")
+def store(store_target):
+    s = open_store(store_target)
     yield s
     s.close()
 
@@ -71,17 +72,28 @@ def test_a_write_cannot_nest_in_a_read(store):
     assert count(store, "missions") == 0
 
 
-def test_change_marker_moves_on_own_and_other_processes_writes(store, tmp_path):
+def test_change_marker_moves_on_own_and_other_processes_writes(store, store_target, engine):
     before = store.change_marker()
     assert store.change_marker() == before, "reading changes nothing"
     missions.create_mission(store, KEY, {"name": "own"})
     after_own = store.change_marker()
     assert after_own != before
-    other = sqlite3.connect(tmp_path / "s.db")
-    other.execute("UPDATE missions SET name = 'changed elsewhere'")
-    other.commit()
-    other.close()
-    assert store.change_marker() != after_own
+    if engine == "sqlite":
+        other = sqlite3.connect(store_target)
+        other.execute("UPDATE missions SET name = 'changed elsewhere'")
+        other.commit()
+        other.close()
+        assert store.change_marker() != after_own
+        return
+    other = open_store(store_target)  # another replica: its commit reaches this one by NOTIFY
+    try:
+        missions.create_mission(other, KEY, {"name": "elsewhere"})
+    finally:
+        other.close()
+    deadline = time.monotonic() + 5
+    while store.change_marker() == after_own:
+        assert time.monotonic() < deadline, "the other replica's commit was never noticed"
+        time.sleep(0.01)
 
 
 def test_listeners_hear_each_committed_write_only(store):

@@ -3,6 +3,9 @@
     create_app(db_path)   the FastAPI app (in process: ``httpx.ASGITransport(app=create_app(...))``)
     serve(host, port, db_path)   run it with uvicorn (``missions-mcp api``)
     default_db_path()     where the database lives unless told otherwise
+    db_target(value)      what --db / MISSIONS_DB names: a postgresql:// URL as it is, else a file path
+    describe_target(t)    the same for logs and messages, without a password
+    StoreUnavailable      the store cannot be opened; its message is one line saying what to do
 """
 
 from __future__ import annotations
@@ -16,7 +19,23 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .app import create_app
 
-__all__ = ["create_app", "default_db_path", "serve"]
+__all__ = [
+    "StoreUnavailable",
+    "check_target",
+    "create_app",
+    "db_target",
+    "default_db_path",
+    "describe_target",
+    "serve",
+]
+
+DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be opened (a driver missing, a server unreachable, credentials refused):
+    the message is one line saying what to install or check, fit to print as the command's error."""
+
 
 log = logging.getLogger("missions_mcp.local")
 
@@ -26,7 +45,7 @@ def default_db_path() -> Path:
     ``$XDG_DATA_HOME`` or ``~/.local/share`` (Linux and other Unix), ``~/Library/Application
     Support`` (macOS), ``%LOCALAPPDATA%`` (Windows, falling back to ``~/AppData/Local``)."""
     override = os.environ.get("MISSIONS_DB")
-    if override:
+    if override and not override.startswith(DATABASE_URL_SCHEMES):
         return Path(override).expanduser()
     if sys.platform == "win32":
         base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
@@ -47,16 +66,47 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def db_target(value: str | os.PathLike[str] | None = None) -> str | Path:
+    """The store ``--db`` or ``MISSIONS_DB`` names: a ``postgresql://`` URL kept as text (as a path
+    its ``//`` would fold), anything else a file path; ``None``: ``MISSIONS_DB``, else the default file."""
+    if value is None:
+        value = os.environ.get("MISSIONS_DB") or default_db_path()
+    text = os.fspath(value)
+    return text if text.startswith(DATABASE_URL_SCHEMES) else Path(text).expanduser()
+
+
+def describe_target(target: str | os.PathLike[str]) -> str:
+    """``target`` fit for a log line: a database URL without its password."""
+    text = os.fspath(target)
+    if text.startswith(DATABASE_URL_SCHEMES):
+        from .postgres import safe_target
+
+        return safe_target(text)
+    return text
+
+
+def check_target(target: str | os.PathLike[str]) -> None:
+    """Raises :class:`StoreUnavailable` now if the store at ``target`` cannot be reached (a database
+    URL: one connection, made and closed); a file is created on first use, so there is nothing to check."""
+    text = os.fspath(target)
+    if text.startswith(DATABASE_URL_SCHEMES):
+        from .postgres import probe
+
+        probe(text)
+
+
 def serve(host: str = "127.0.0.1", port: int = 8700, db_path: str | os.PathLike[str] | None = None) -> None:
-    """Serves the API with uvicorn until interrupted; logs go to stderr."""
+    """Serves the API with uvicorn until interrupted; logs go to stderr. Raises
+    :class:`StoreUnavailable` before serving anything when the store cannot be opened."""
     import uvicorn
 
-    path = Path(db_path) if db_path is not None else default_db_path()
+    target = db_target(db_path)
     if not logging.getLogger().handlers:
         logging.basicConfig(
             stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-    log.info("Missions API on http://%s:%d (database %s)", host, port, path)
     from .app import create_app
 
-    uvicorn.run(create_app(path, page=True), host=host, port=port, log_level="info", access_log=False)
+    app = create_app(target, page=True)
+    log.info("Missions API on http://%s:%d (database %s)", host, port, describe_target(target))
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

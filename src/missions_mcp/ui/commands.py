@@ -33,6 +33,12 @@ REMOTE_INTERVAL = 2.0
 """Seconds between looks for changes on a remote Missions API (``--poll-interval``)."""
 
 
+def _db(value: str) -> str | Path:
+    from ..local import db_target
+
+    return db_target(value)
+
+
 def _backend_options(p: argparse.ArgumentParser) -> None:
     backend = p.add_mutually_exclusive_group()
     backend.add_argument("--local", dest="backend", action="store_const", const="local",
@@ -41,7 +47,8 @@ def _backend_options(p: argparse.ArgumentParser) -> None:
                          help="read the hosted Missions API (needs TELNYX_API_KEY)")
     p.add_argument("--base-url", default=None,
                    help="Missions API base URL, e.g. a shared 'missions-mcp api' (env TELNYX_BASE_URL)")
-    p.add_argument("--db", type=Path, default=None, help="database of the embedded API (env MISSIONS_DB)")
+    p.add_argument("--db", type=_db, default=None,
+                   help="database of the embedded API: a file, or a postgresql:// URL (env MISSIONS_DB)")
     p.add_argument("--timeout", type=float, default=None, help="seconds per HTTP request (default 30)")
     p.add_argument("--poll-interval", type=float, default=REMOTE_INTERVAL,
                    help=f"seconds between looks for changes on a remote API (default {REMOTE_INTERVAL:g}); "
@@ -89,11 +96,11 @@ def open_backend(settings: Settings, poll_interval: float = REMOTE_INTERVAL) -> 
 
     client = MissionsClient(settings)
     if settings.resolved_backend == "local":
-        from ..local import default_db_path
+        from ..local import db_target, describe_target
 
-        db = settings.db_path or default_db_path()
-        feed = PollingFeed(poll_interval) if str(db).startswith("postgres") else DataVersionFeed(db)
-        return client, feed, f"the embedded Missions API (database {db})"
+        db = db_target(settings.db_path)
+        feed = PollingFeed(poll_interval) if isinstance(db, str) else DataVersionFeed(db)  # str: a database URL
+        return client, feed, f"the embedded Missions API (database {describe_target(db)})"
     feed = PollingFeed(poll_interval)
     return client, feed, f"the Missions API at {settings.resolved_base_url} (checked every {poll_interval:g} s)"
 

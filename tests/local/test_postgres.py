@@ -1,0 +1,175 @@
+"""The PostgreSQL engine on a real server: start-up errors, migrations, text, transactions, change notifications."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import pytest
+from support import clean_env
+
+pytest.importorskip("psycopg", reason="pip install -e '.[test,postgres]'")
+
+from missions_mcp.local.postgres import MIGRATIONS, PostgresStore, PostgresUnavailable
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def store(postgres_url: str):
+    opened = PostgresStore(postgres_url)
+    yield opened
+    opened.close()
+
+
+def _insert_mission(tx, mission_id: str, name: str) -> None:
+    tx.execute(
+        "INSERT INTO missions (mission_id, tenant, name, execution_mode, created_at, updated_at)"
+        " VALUES (?, ?, ?, 'external', 'now', 'now')",
+        (mission_id, tx.tenant, name),
+    )
+
+
+def test_wrong_password_refused_port_and_missing_database_are_one_line_without_the_password(postgres_url: str) -> None:
+    parts = urlsplit(postgres_url)
+    password = parts.password
+    assert password
+    cases = {
+        "wrong password": (parts._replace(netloc=f"postgres:not-{password}@{parts.hostname}:{parts.port}").geturl(),
+                           "check the user and password"),
+        "refused": (parts._replace(netloc=f"postgres:{password}@127.0.0.1:1").geturl(), "check that the server is running"),
+        "no database": (parts._replace(path="/no_such_database").geturl(), "createdb no_such_database"),
+    }
+    for name, (url, advice) in cases.items():
+        with pytest.raises(PostgresUnavailable) as caught:
+            PostgresStore(url)
+        message = str(caught.value)
+        assert advice in message, (name, message)
+        assert "\n" not in message and password not in message, (name, message)
+
+
+def test_replicas_starting_at_once_on_an_empty_database_all_come_up(postgres_url: str) -> None:
+    barrier = threading.Barrier(8)
+
+    def start(_: int) -> PostgresStore:
+        barrier.wait(timeout=30)
+        return PostgresStore(postgres_url)
+
+    with ThreadPoolExecutor(8) as pool:
+        stores = list(pool.map(start, range(8)))
+    try:
+        assert {s.schema_version for s in stores} == {len(MIGRATIONS)}
+        with stores[0].atomic(None, read_only=True) as tx:
+            assert tx.value("SELECT COUNT(*) FROM schema_version") == 1
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_text_with_nul_and_the_escape_character_comes_back_exactly(store: PostgresStore) -> None:
+    names = ["a\x00b", "\ue000", "\ue0000", "\ue000\ue000\x00", "\x00" * 3, "plain", ""]
+    with store.atomic("tenant") as tx:
+        for i, name in enumerate(names):
+            _insert_mission(tx, f"m{i}", name)
+    with store.atomic("tenant", read_only=True) as tx:
+        assert [r["name"] for r in tx.all("SELECT name FROM missions ORDER BY seq")] == names
+        for i, name in enumerate(names):  # a value compares equal to itself, and to nothing else
+            assert [r["mission_id"] for r in tx.all("SELECT mission_id FROM missions WHERE name = ?", (name,))] == [f"m{i}"]
+
+
+def test_a_nested_block_that_fails_is_rolled_back_alone(store: PostgresStore) -> None:
+    with store.atomic("tenant") as tx:
+        _insert_mission(tx, "kept", "kept")
+        with pytest.raises(ValueError), store.atomic() as inner:
+            _insert_mission(inner, "dropped", "dropped")
+            raise ValueError
+    with store.atomic("tenant", read_only=True) as tx:
+        assert [r["mission_id"] for r in tx.all("SELECT mission_id FROM missions")] == ["kept"]
+
+
+def test_a_read_sees_one_snapshot_while_another_replica_writes(postgres_url: str, store: PostgresStore) -> None:
+    other = PostgresStore(postgres_url)
+    try:
+        with store.atomic("tenant") as tx:
+            _insert_mission(tx, "first", "first")
+        with store.atomic("tenant", read_only=True) as tx:
+            before = tx.value("SELECT COUNT(*) FROM missions")
+            with other.atomic("tenant") as writer:
+                _insert_mission(writer, "second", "second")
+            assert tx.value("SELECT COUNT(*) FROM missions") == before == 1
+        with store.atomic("tenant", read_only=True) as tx:
+            assert tx.value("SELECT COUNT(*) FROM missions") == 2
+    finally:
+        other.close()
+
+
+def test_a_commit_on_one_replica_moves_the_other_replicas_change_marker_within_a_second(
+    postgres_url: str, store: PostgresStore
+) -> None:
+    other = PostgresStore(postgres_url)
+    heard = threading.Event()
+    store.add_listener(heard.set)
+    try:
+        time.sleep(0.3)  # the listener thread has started listening
+        heard.clear()
+        marker = store.change_marker()
+        with other.atomic("tenant", read_only=True) as tx:
+            tx.value("SELECT COUNT(*) FROM missions")
+        time.sleep(0.3)
+        assert store.change_marker() == marker, "a read is not a change"
+        started = time.monotonic()
+        with other.atomic("tenant") as tx:
+            _insert_mission(tx, "elsewhere", "written on the other replica")
+        assert heard.wait(timeout=5)
+        assert time.monotonic() - started < 1.0
+        assert store.change_marker() != marker
+    finally:
+        other.close()
+
+
+def test_a_rolled_back_write_notifies_nobody(postgres_url: str, store: PostgresStore) -> None:
+    other = PostgresStore(postgres_url)
+    try:
+        time.sleep(0.3)
+        marker = store.change_marker()
+        with pytest.raises(RuntimeError), other.atomic("tenant") as tx:
+            _insert_mission(tx, "never", "never")
+            raise RuntimeError("rolled back")
+        time.sleep(0.5)
+        assert store.change_marker() == marker
+    finally:
+        other.close()
+
+
+def _command(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**clean_env(), **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "missions_mcp", *args], capture_output=True, text=True,
+                          timeout=60, env=env, check=False, stdin=subprocess.DEVNULL)
+
+
+def test_the_commands_refuse_an_unusable_database_in_one_line(postgres_url: str, tmp_path) -> None:
+    parts = urlsplit(postgres_url)
+    password = parts.password
+    assert password
+    wrong = parts._replace(netloc=f"postgres:not-{password}@{parts.hostname}:{parts.port}").geturl()
+    refused = parts._replace(netloc=f"postgres:{password}@127.0.0.1:1").geturl()
+    no_driver = tmp_path / "no-driver"
+    (no_driver / "psycopg").mkdir(parents=True)
+    (no_driver / "psycopg" / "__init__.py").write_text("raise ImportError('psycopg is not installed')\n")
+    cases = [
+        (["api", "--port", "1", "--db", wrong], {}, "check the user and password"),
+        (["api", "--port", "1"], {"MISSIONS_DB": refused}, "check that the server is running"),
+        (["--local", "--db", wrong], {}, "check the user and password"),
+        (["api", "--port", "1", "--db", postgres_url], {"PYTHONPATH": str(no_driver)},
+         "pip install 'missions-mcp[postgres]'"),
+    ]
+    for args, env, advice in cases:
+        done = _command(*args, env_extra=env)
+        lines = [line for line in done.stderr.splitlines() if not line[:4].isdigit()]  # leave out log lines
+        assert done.returncode == 2, (args, done.stderr)
+        assert lines == [lines[0]] and lines[0].startswith("missions-mcp: ") and advice in lines[0], (args, done.stderr)
+        assert "Traceback" not in done.stderr and password not in done.stderr + done.stdout, args

@@ -94,13 +94,30 @@ class Cluster:
             os.chown(pwfile, entry.pw_uid, entry.pw_gid)
         # TCP connections need the password (so a wrong one can be tested); the socket in our directory is trusted
         cluster._tool(
-            "initdb", "-D", data, "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}",
-            "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync",
+            "initdb",
+            "-D",
+            data,
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            f"--pwfile={pwfile}",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
         )
-        options = " ".join([
-            f"-p {cluster.port}", "-c listen_addresses=127.0.0.1", f"-c unix_socket_directories={directory}",
-            "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off", "-c max_connections=300",
-        ])
+        options = " ".join(
+            [
+                f"-p {cluster.port}",
+                "-c listen_addresses=127.0.0.1",
+                f"-c unix_socket_directories={directory}",
+                "-c fsync=off",
+                "-c synchronous_commit=off",
+                "-c full_page_writes=off",
+                "-c max_connections=300",
+            ]
+        )
         cluster._tool(
             "pg_ctl", "start", "-D", data, "-o", options, "-l", str(directory / "server.log"), "-w", "-t", "60"
         )

@@ -184,7 +184,8 @@ async def test_the_bearer_key_is_not_stored(client, app, db_path, engine):
     await client.post("/ai/missions", json={"name": "a"}, headers={"Authorization": f"Bearer {secret}"})
     if engine == "postgresql":  # every row of every table, as text
         with app.state.store.atomic(None, read_only=True) as tx:
-            tables = [r["tablename"] for r in tx.all("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")]
+            rows = tx.all("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+            tables = [r["tablename"] for r in rows]
             assert "tenants" in tables
             for table in tables:
                 assert not any(secret in r["t"] for r in tx.all(f"SELECT t::text AS t FROM {table} t")), table

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
+
 from support import clean_env
 
 pytest.importorskip("psycopg", reason="pip install -e '.[test,postgres]'")
@@ -39,9 +40,14 @@ def test_wrong_password_refused_port_and_missing_database_are_one_line_without_t
     password = parts.password
     assert password
     cases = {
-        "wrong password": (parts._replace(netloc=f"postgres:not-{password}@{parts.hostname}:{parts.port}").geturl(),
-                           "check the user and password"),
-        "refused": (parts._replace(netloc=f"postgres:{password}@127.0.0.1:1").geturl(), "check that the server is running"),
+        "wrong password": (
+            parts._replace(netloc=f"postgres:not-{password}@{parts.hostname}:{parts.port}").geturl(),
+            "check the user and password",
+        ),
+        "refused": (
+            parts._replace(netloc=f"postgres:{password}@127.0.0.1:1").geturl(),
+            "check that the server is running",
+        ),
         "no database": (parts._replace(path="/no_such_database").geturl(), "createdb no_such_database"),
     }
     for name, (url, advice) in cases.items():
@@ -78,7 +84,9 @@ def test_text_with_nul_and_the_escape_character_comes_back_exactly(store: Postgr
     with store.atomic("tenant", read_only=True) as tx:
         assert [r["name"] for r in tx.all("SELECT name FROM missions ORDER BY seq")] == names
         for i, name in enumerate(names):  # a value compares equal to itself, and to nothing else
-            assert [r["mission_id"] for r in tx.all("SELECT mission_id FROM missions WHERE name = ?", (name,))] == [f"m{i}"]
+            assert [r["mission_id"] for r in tx.all("SELECT mission_id FROM missions WHERE name = ?", (name,))] == [
+                f"m{i}"
+            ]
 
 
 def test_a_nested_block_that_fails_is_rolled_back_alone(store: PostgresStore) -> None:
@@ -147,8 +155,15 @@ def test_a_rolled_back_write_notifies_nobody(postgres_url: str, store: PostgresS
 
 def _command(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {**clean_env(), **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "missions_mcp", *args], capture_output=True, text=True,
-                          timeout=60, env=env, check=False, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "missions_mcp", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_the_commands_refuse_an_unusable_database_in_one_line(postgres_url: str, tmp_path) -> None:
@@ -164,8 +179,11 @@ def test_the_commands_refuse_an_unusable_database_in_one_line(postgres_url: str,
         (["api", "--port", "1", "--db", wrong], {}, "check the user and password"),
         (["api", "--port", "1"], {"MISSIONS_DB": refused}, "check that the server is running"),
         (["--local", "--db", wrong], {}, "check the user and password"),
-        (["api", "--port", "1", "--db", postgres_url], {"PYTHONPATH": str(no_driver)},
-         "pip install 'missions-mcp[postgres]'"),
+        (
+            ["api", "--port", "1", "--db", postgres_url],
+            {"PYTHONPATH": str(no_driver)},
+            "pip install 'missions-mcp[postgres]'",
+        ),
     ]
     for args, env, advice in cases:
         done = _command(*args, env_extra=env)

@@ -52,11 +52,13 @@ def test_documented_walkthrough(client: telnyx.Telnyx) -> None:
     plan = client.ai.missions.runs.plan.create(
         run_id=run_id,
         mission_id=mission_id,
-        steps=[{
-            "description": "description",
-            "sequence": 0,
-            "step_id": "step_id",
-        }],
+        steps=[
+            {
+                "description": "description",
+                "sequence": 0,
+                "step_id": "step_id",
+            }
+        ],
     )
     assert [step.step_id for step in plan.data] == ["step_id"]
 
@@ -64,11 +66,13 @@ def test_documented_walkthrough(client: telnyx.Telnyx) -> None:
     response = client.ai.missions.runs.plan.add_steps_to_plan(
         run_id=run_id,
         mission_id=mission_id,
-        steps=[{
-            "description": "second description",
-            "sequence": 1,
-            "step_id": "second_step_id",
-        }],
+        steps=[
+            {
+                "description": "second description",
+                "sequence": 1,
+                "step_id": "second_step_id",
+            }
+        ],
     )
     assert [step.step_id for step in response.data] == ["second_step_id"]
 
@@ -161,8 +165,11 @@ def test_pages_follow_to_the_end(client: telnyx.Telnyx) -> None:
     for summary in summaries:
         client.ai.missions.runs.events.log(run_id=run_id, mission_id=mission_id, summary=summary, type="custom")
     seen = [
-        e.summary for e in client.ai.missions.runs.events.list(
-            run_id=run_id, mission_id=mission_id, page_size=10,
+        e.summary
+        for e in client.ai.missions.runs.events.list(
+            run_id=run_id,
+            mission_id=mission_id,
+            page_size=10,
         )
     ]
     assert seen == summaries

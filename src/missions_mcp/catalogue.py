@@ -28,6 +28,7 @@ __all__ = [
     "Toolset",
     "TOOLSETS",
     "ID_NOUNS",
+    "FOUND_BY",
     "Confirmation",
     "tool_names_in",
     "tool_list_markdown",
@@ -435,6 +436,19 @@ BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
 
 ID_NOUNS: dict[str, str] = {op.path_fields[-1]: op.noun for op in OPERATIONS if op.noun}
 """What each path id names in messages ("plan step 's1' of run … of mission …"), from the entries."""
+
+
+def _finder(item_path: str) -> str:
+    """The read that lists what ``item_path``'s last id names: the GET of the nearest enclosing path."""
+    reads = {op.path: op.name for op in OPERATIONS if op.read_only}
+    path = item_path.rsplit("/", 1)[0]
+    while path and path not in reads:
+        path = path.rsplit("/", 1)[0]
+    return reads.get(path, "")
+
+
+FOUND_BY: dict[str, str] = {op.path_fields[-1]: _finder(op.path) for op in OPERATIONS if op.noun}
+"""Id field → the tool that shows the ids to choose from (``mission_id`` → ``list_missions``)."""
 
 assert len(BY_NAME) == len(OPERATIONS), "tool names must be unique"
 assert {op.toolset for op in OPERATIONS} == set(TOOLSETS), "every toolset has tools"

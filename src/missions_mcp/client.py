@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from . import __version__
-from .catalogue import ID_NOUNS, Operation
+from .catalogue import FOUND_BY, ID_NOUNS, Operation
 from .config import Settings
 from .errors import (
     ArgumentError,
@@ -36,6 +36,7 @@ from .errors import (
     TransportError,
     api_error,
 )
+from .params import fields_at
 from .redact import add_secret, needs_redaction, redact_json
 
 __all__ = ["MissionsClient", "ApiResult", "parse_arguments", "build_request", "describe_target"]
@@ -82,16 +83,26 @@ def parse_arguments(op: Operation, arguments: Mapping[str, Any] | BaseModel | No
         problems = []
         for err in exc.errors(include_url=False, include_input=False):
             where = _field_path(err["loc"])
-            if err["type"] == "extra_forbidden":
+            if err["type"] == "extra_forbidden" and len(err["loc"]) > 1:  # inside an object: name its own fields
+                valid = ", ".join(fields_at(op.params, err["loc"][:-1]))
+                problems.append(f"{where}: unknown field; this object takes: {valid}")
+            elif err["type"] == "extra_forbidden":
                 valid = ", ".join(op.params.model_fields)
                 problems.append(f"{where}: unknown argument; this tool takes: {valid}")
             elif err["type"] == "missing":
                 problems.append(f"{where}: required, missing")
             elif err["type"] == "uuid_parsing":
-                problems.append(f"{where}: must be a UUID like 182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e")
+                problems.append(f"{where}: must be a UUID like 182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e{_finding(where)}")
             else:
                 problems.append(f"{where}: {err['msg']}")
         raise ArgumentError(problems) from None
+
+
+def _finding(field: str) -> str:
+    """How to get a valid id, for a field given something else (a mission's name as its id, often)."""
+    finder = FOUND_BY.get(field)
+    noun = ID_NOUNS.get(field, field)
+    return f"; a name is not an id: find the {noun}'s id with {finder}" if finder else ""
 
 
 def build_request(op: Operation, args: BaseModel) -> PreparedRequest:

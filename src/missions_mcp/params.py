@@ -10,7 +10,7 @@ JSON body. The request bodies themselves come from :mod:`missions_mcp.models`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -58,6 +58,30 @@ PathKey = Annotated[str, AfterValidator(_path_segment)]
 
 Checked by the validator rather than stated as ``minLength`` in the schema: every tool has one or
 two ids, and an LLM does not send an empty one on purpose, so the bytes buy nothing."""
+
+
+def fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[str, ...]:
+    """The fields of the object at ``loc`` inside ``model``'s arguments (``("steps", 0)``: a plan step's)."""
+    node: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue  # an item of a list: the list's item type was taken with its field
+        if not (isinstance(node, type) and issubclass(node, BaseModel)) or part not in node.model_fields:
+            return ()
+        node = _object_type(node.model_fields[part].annotation)
+    return tuple(node.model_fields) if isinstance(node, type) and issubclass(node, BaseModel) else ()
+
+
+def _object_type(annotation: Any) -> Any:
+    """The model inside ``list[Model]``, ``Model | None`` and the like; else the annotation itself."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) is not None:
+        for arg in get_args(annotation):
+            found = _object_type(arg)
+            if isinstance(found, type) and issubclass(found, BaseModel):
+                return found
+    return annotation
 
 
 class _Args(BaseModel):

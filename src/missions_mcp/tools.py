@@ -188,6 +188,43 @@ class Tools:
                 f"The tool '{name}' is not enabled on this server (read-only mode or a tool filter). "
                 "Ask the user to enable it."
             )
-        close = difflib.get_close_matches(name, list(self._by_name), n=3)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        meant = [tool for tool in by_meaning(name) if tool in self._by_name]
+        close = [tool for tool in difflib.get_close_matches(name, list(self._by_name), n=3) if tool not in meant]
+        hint = f" Did you mean: {', '.join([*meant, *close][:3])}?" if meant or close else ""
         return f"Unknown tool '{name}'.{hint} tools/list shows the tools this server offers."
+
+
+# What a model calls a tool when it guesses the name: its words, mapped onto the catalogue's.
+_NOUNS = {"step": "plan_step", "task": "plan_step", "todo": "plan_step", "run": "run", "job": "run",
+          "session": "run", "plan": "plan", "steps": "plan_steps", "event": "event", "log": "event", "note": "event",
+          "message": "event", "mission": "mission", "project": "mission", "agent": "agent", "missions": "missions",
+          "runs": "runs", "events": "events"}
+_VERBS = {"finish": "update", "complete": "update", "end": "update", "close": "update", "done": "update",
+          "mark": "update", "set": "update", "fail": "update", "succeed": "update", "stop": "update",
+          "change": "update", "edit": "update", "update": "update", "create": "create", "new": "create",
+          "make": "create", "add": "add", "append": "add", "begin": "start", "start": "start", "launch": "start",
+          "open": "start", "log": "log", "record": "log", "report": "log", "write": "log", "get": "get",
+          "show": "get", "read": "get", "fetch": "get", "view": "get", "list": "list", "find": "list",
+          "search": "list"}
+
+
+def by_meaning(name: str) -> list[str]:
+    """Catalogue tools a guessed name means (``finish_run`` → ``update_run``, ``log`` → ``log_event``)."""
+    words = [w for w in name.lower().replace("-", "_").split("_") if w]
+    verb = next((_VERBS[w] for w in words if w in _VERBS and not (w == "log" and len(words) == 1)), "")
+    noun = next((_NOUNS[w] for w in reversed(words) if w in _NOUNS and (w != "log" or len(words) == 1)), "")
+    if noun in ("event", "events") and verb in ("", "create", "add", "log", "update"):
+        verb, noun = "log", "event"
+    if verb == "create" and noun == "run":  # a run is started, not created
+        verb = "start"
+    if verb == "update" and noun == "plan":
+        noun = "plan_step"
+    if verb in ("add", "create") and noun in ("plan_step", "plan_steps"):
+        verb, noun = "add", "plan_steps"
+    if verb == "get" and noun == "plan_steps":
+        noun = "plan"
+    if verb == "list" and not noun.endswith("s"):
+        noun += "s"
+    if not verb:
+        return [op.name for op in OPERATIONS if noun and op.name.endswith("_" + noun)]
+    return [tool for tool in (f"{verb}_{noun}", f"{verb}_{noun}s") if tool in BY_NAME]

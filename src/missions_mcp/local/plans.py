@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import TERMINAL_STEP_STATUSES, StepStatus
+from ..models import TERMINAL_RUN_STATUSES, TERMINAL_STEP_STATUSES, StepStatus
 from .runs import find_run
 from .store import Conflict, Invalid, NotFound, Row, Store, Tx, dump_json, load_json, now_iso, present
 
@@ -95,12 +95,22 @@ def _add_steps(tx: Tx, run: Row, steps: list[dict[str, Any]]) -> list[dict[str, 
     return [_step_out(r, run["run_id"]) for r in rows]
 
 
+def _open_run(tx: Tx, mission_id: object, run_id: object) -> Row:
+    """The run, for a change to its plan: a finished run's plan is final, as its events are (409)."""
+    run = find_run(tx, mission_id, run_id, lock=True)
+    if run["status"] in TERMINAL_RUN_STATUSES:
+        raise Conflict(
+            f"Run {run_id} is {run['status']}: its plan is final. Update plan steps before finishing the run."
+        )
+    return run
+
+
 def create_plan(
     store: Store, key: str, mission_id: object, run_id: object, steps: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """The run's first steps; 409 if the run already has a plan."""
     with store.atomic(key) as tx:
-        run = find_run(tx, mission_id, run_id, lock=True)
+        run = _open_run(tx, mission_id, run_id)
         count = tx.value("SELECT COUNT(*) FROM plan_steps WHERE run_seq = ?", (run["seq"],))
         if count:
             raise Conflict(
@@ -114,7 +124,7 @@ def add_plan_steps(
     store: Store, key: str, mission_id: object, run_id: object, steps: list[dict[str, Any]]
 ) -> dict[str, Any]:
     with store.atomic(key) as tx:
-        return {"data": _add_steps(tx, find_run(tx, mission_id, run_id, lock=True), steps)}
+        return {"data": _add_steps(tx, _open_run(tx, mission_id, run_id), steps)}
 
 
 def get_step(store: Store, key: str, mission_id: object, run_id: object, step_id: str) -> dict[str, Any]:
@@ -131,7 +141,7 @@ def update_step(
     ``started_at`` once; a finished status sets ``completed_at``; leaving one clears it.
     ``metadata``, when given, replaces the step's metadata."""
     with store.atomic(key) as tx:
-        run = find_run(tx, mission_id, run_id, lock=True)
+        run = _open_run(tx, mission_id, run_id)
         step = _find_step(tx, run, step_id)
         changes: dict[str, Any] = {}
         status = fields.get("status")

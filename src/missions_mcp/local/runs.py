@@ -99,7 +99,14 @@ def find_run(tx: Tx, mission_id: object, run_id: object, *, lock: bool = False) 
     )
     if row is None:
         find_mission(tx, str(mission_id))
-        raise NotFound("run", run_id)
+        missing = NotFound("run", run_id)
+        elsewhere = tx.one("SELECT mission_id FROM runs WHERE run_id = ? AND tenant = ?", (str(run_id), tx.tenant))
+        if elsewhere is not None:  # the common slip: the right run under the wrong mission id
+            missing.detail = (
+                f"Run {run_id} is not a run of mission {mission_id}: it belongs to mission "
+                f"{elsewhere['mission_id']}. Call again with that mission_id."
+            )
+        raise missing
     return row
 
 

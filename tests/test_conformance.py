@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from httpserve import serving
+
 from support import ROOT
 
 pytestmark = pytest.mark.slow

@@ -10,12 +10,13 @@ call that changed something (``info``); reads are ``debug``.
 from __future__ import annotations
 
 import warnings
-import weakref
+from collections import OrderedDict
 from typing import Any
 
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 __all__ = ["ClientLog", "LEVELS"]
 
@@ -28,24 +29,42 @@ DEFAULT_LEVEL: types.LoggingLevel = "info"
 warnings.filterwarnings("ignore", message=r".*[Ll]ogging capability is deprecated", category=MCPDeprecationWarning)
 
 
+def _connection(ctx: ServerRequestContext[Any]) -> str | None:
+    """Which connection a request came on: its HTTP session id (streamable HTTP ``Mcp-Session-Id``, SSE
+    ``session_id``), or ``None`` on stdio, where the process serves one connection."""
+    request = ctx.request
+    headers = getattr(request, "headers", None)
+    if headers is None:
+        return None
+    query = getattr(request, "query_params", None) or {}
+    return headers.get("mcp-session-id") or query.get("session_id")
+
+
 class ClientLog:
     """The level each connection asked for, and sending messages at or above it."""
 
-    def __init__(self) -> None:
-        self._levels: weakref.WeakKeyDictionary[Any, types.LoggingLevel] = weakref.WeakKeyDictionary()
+    def __init__(self, max_connections: int = 4096) -> None:
+        self._levels: OrderedDict[str | None, types.LoggingLevel] = OrderedDict()
+        self._max = max_connections
 
     async def set_level(self, ctx: ServerRequestContext[Any], params: types.SetLevelRequestParams) -> types.EmptyResult:
-        self._levels[ctx.connection] = params.level
+        key = _connection(ctx)
+        self._levels[key] = params.level
+        self._levels.move_to_end(key)
+        while len(self._levels) > self._max:  # sessions that ended long ago
+            self._levels.popitem(last=False)
         return types.EmptyResult()
 
     def level(self, ctx: ServerRequestContext[Any]) -> types.LoggingLevel:
-        return self._levels.get(ctx.connection, DEFAULT_LEVEL)
+        return self._levels.get(_connection(ctx), DEFAULT_LEVEL)
 
     async def log(self, ctx: ServerRequestContext[Any], level: types.LoggingLevel, message: str) -> None:
         """Sends ``message`` if the connection's level lets it through; never fails the request."""
-        if LEVELS.index(level) < LEVELS.index(self.level(ctx)):
+        # On 2026-07-28 each request's _meta carries its level and the SDK applies it; setLevel is older.
+        modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+        if not modern and LEVELS.index(level) < LEVELS.index(self.level(ctx)):
             return
         try:
-            await ctx.log(level, message, logger="missions-mcp")
-        except Exception:  # noqa: BLE001 - a log line that cannot be delivered is not the caller's problem
+            await ctx.session.send_log_message(level, message, logger="missions-mcp")
+        except Exception:
             pass

@@ -131,7 +131,7 @@ def run_uri(mission_id: str, run_id: str, view: str = "") -> str:
 
 
 def not_found(uri: str, why: str) -> MCPError:
-    return MCPError(types.INVALID_PARAMS, f"Resource not found: {uri}. {why}")
+    return MCPError(types.INVALID_PARAMS, f"Resource not found: {uri}. {why}", data={"uri": uri})
 
 
 # --------------------------------------------------------------------------- reads from the API

@@ -8,6 +8,7 @@ Read top to bottom to see where a request goes::
     completion/complete                     → completions.Completions
     prompts/list, prompts/get               → prompts.Prompts       (embeds resources' views)
     lifespan                                → subscriptions' watcher
+    logging/setLevel                        → client_log.ClientLog (tools log each call to the client)
 
 This is the only module that imports the capability modules; none of them imports it.
 """
@@ -20,6 +21,7 @@ from mcp.server import Server
 
 from . import __version__
 from .client import MissionsClient
+from .client_log import ClientLog
 from .completions import Completions
 from .config import Settings
 from .prompts import Prompts
@@ -38,8 +40,9 @@ class MissionsServer:
         self.client = client or MissionsClient(settings)
         self.operations = select_operations(settings)
         self.subscriptions = Subscriptions(self.client, watch_interval=settings.watch_interval)
+        self.client_log = ClientLog()
         self.tools = Tools(self.client, self.operations, open_world=settings.resolved_backend == "remote",
-                           after_call=self.subscriptions.after_call)
+                           after_call=self.subscriptions.after_call, log=self.client_log.log)
         self.resources = Resources(self.client)
         self.completions = Completions(self.client)
         self.prompts = Prompts(self.resources, (op.name for op in self.operations))
@@ -60,6 +63,7 @@ class MissionsServer:
             on_completion=self.completions.complete,
             on_list_prompts=self.prompts.list_prompts,
             on_get_prompt=self.prompts.get_prompt,
+            on_set_logging_level=self.client_log.set_level,
         )
 
     async def aclose(self) -> None:

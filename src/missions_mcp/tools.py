@@ -38,6 +38,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 AfterCall = Callable[[Operation, BaseModel, ApiResult], Awaitable[None]]
+LogToClient = Callable[[ServerRequestContext[Any], Any, str], Awaitable[None]]
+"""``(ctx, level, message)``: a ``notifications/message`` to the client, if its level lets it through."""
 
 REPORTING = """\
 Track multi-step work as missions and runs, and report your own progress so a person can follow it:
@@ -151,12 +153,13 @@ class Tools:
     """The tools of one server: the enabled operations, listed and called."""
 
     def __init__(self, client: MissionsClient, operations: tuple[Operation, ...], *, open_world: bool,
-                 after_call: AfterCall | None = None):
+                 after_call: AfterCall | None = None, log: LogToClient | None = None):
         self.client = client
         self.operations = operations
         self._by_name = {op.name: op for op in operations}
         self.listed = [to_tool(op, open_world=open_world) for op in operations]
         self._after_call = after_call
+        self._log = log
 
     async def list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
@@ -175,9 +178,13 @@ class Tools:
             structured = structured_result(op, result, describe_target(op, args))
         except MissionsError as exc:
             logger.info("%s failed: %s", op.name, type(exc).__name__)
+            if self._log is not None:
+                await self._log(ctx, "warning", f"{op.name} failed: {exc}")
             return error_result(str(exc))
         if self._after_call is not None:
             await self._after_call(op, args, result)
+        if self._log is not None:
+            await self._log(ctx, "debug" if op.read_only else "info", f"{op.name}: {describe_target(op, args)}")
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=_dump(structured))], structured_content=structured
         )

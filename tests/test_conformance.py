@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from httpserve import serving
 
+from httpserve import serving
 from support import ROOT
 
 pytestmark = pytest.mark.slow

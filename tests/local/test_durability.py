@@ -2,58 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import anyio
 import httpx
 import pytest
-
-from support import clean_env, free_port
+from api_process import ApiProcess
 
 pytestmark = pytest.mark.slow
-
-
-class ApiProcess:
-    """``python -m missions_mcp api`` on a free loopback port, on a given database file."""
-
-    def __init__(self, db: Path):
-        self.db = db
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> ApiProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "missions_mcp", "api", "--port", str(self.port), "--db", str(self.db),
-             "--log-level", "WARNING"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=clean_env(),
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            assert self.proc.poll() is None, self.proc.stderr.read().decode() if self.proc.stderr else ""
-            try:
-                httpx.get(self.base + "/ai/missions", timeout=0.5)
-                return self
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the embedded API did not start"
-                time.sleep(0.05)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> str:
-        if self.proc is None or self.proc.poll() is not None:
-            return ""
-        self.proc.terminate()
-        _, err = self.proc.communicate(timeout=10)
-        return err.decode()
 
 
 @pytest.fixture

@@ -139,3 +139,10 @@ async def test_a_body_that_is_not_utf8_is_422(client, api):
     for path in ("/ai/missions", f"/ai/missions/{mid}/runs/{rid}/events", f"/ai/missions/{mid}/tools"):
         r = await client.post(path, content=b'{"name": "\xff\xfe"}', headers={"content-type": "application/json"})
         assert r.status_code == 422 and r.json()["detail"][0]["loc"][0] == "body", (path, r.text)
+
+
+@pytest.mark.parametrize("path", ["/ai/missions/runs", "/ai/missions/events", "/v2/ai/missions/runs"])
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "POST", "PATCH"])
+async def test_a_literal_path_is_not_taken_for_a_mission_id(client, method, path):
+    r = await client.request(method, path, json={})
+    assert r.status_code == 405 and r.headers["allow"] == "GET"

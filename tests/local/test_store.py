@@ -133,7 +133,8 @@ def test_every_operation_has_one_handler_and_no_handler_is_orphaned():
     }
     assert set(HANDLERS) | kinds == {op.name for op in OPERATIONS}
     assert not set(HANDLERS) & kinds
-    assert len(build_router().routes) == len(OPERATIONS)
+    served = [route.name for route in build_router().routes if route.name != "method_not_allowed"]
+    assert sorted(served) == sorted(op.name for op in OPERATIONS)
 
 
 def test_a_handler_without_an_operation_stops_the_build(monkeypatch):
@@ -143,7 +144,7 @@ def test_a_handler_without_an_operation_stops_the_build(monkeypatch):
 
 
 def test_route_order_puts_the_hot_operations_first_and_literals_before_parameters():
-    ordered = [route.name for route in build_router().routes]
+    ordered = [route.name for route in build_router().routes if route.name != "method_not_allowed"]
     hot = [op.name for op in OPERATIONS if op.hot]
     assert hot and set(ordered[: len(hot)]) == set(hot)
     assert all("{run_id}" in op.path for op in OPERATIONS if op.hot), "a hot route could shadow another one"

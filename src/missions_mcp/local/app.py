@@ -8,18 +8,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
-from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
 from .idempotency import Replay
-from .routes import build_router
+from .routes import allowed_methods, build_router
 from .store import Conflict, Invalid, NotFound, Store, open_store
 
 __all__ = ["create_app"]
@@ -88,7 +87,7 @@ def create_app(db_path: str | os.PathLike[str] | Store = ":memory:", *, page: bo
         if exc.status_code == 405:
             # Each operation is a route of its own: Starlette's Allow names only the first route
             # that matched the path, not every method the path has.
-            allowed = _allowed_methods(router, request.scope["path"])
+            allowed = allowed_methods(router, request.scope["path"])
             return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": ", ".join(allowed)})
         return await http_exception_handler(request, exc)
 
@@ -101,14 +100,6 @@ def create_app(db_path: str | os.PathLike[str] | Store = ":memory:", *, page: bo
         return JSONResponse({"detail": [{"type": "value_error", "loc": ["body"], "msg": msg}]}, status_code=422)
 
     return app
-
-
-def _allowed_methods(router: APIRouter, path: str) -> list[str]:
-    methods: set[str] = set()
-    for route in router.routes:
-        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
-            methods |= route.methods
-    return sorted(methods)
 
 
 class StripPrefix:

@@ -19,6 +19,7 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from .. import models as m
 from ..catalogue import OPERATIONS, Operation
@@ -26,7 +27,7 @@ from . import idempotency, missions, plans, runs
 from .missions import RESOURCE_KINDS, ResourceKind
 from .store import Store, tenant_hash
 
-__all__ = ["HANDLERS", "build_router", "route_order", "tenant_key"]
+__all__ = ["HANDLERS", "allowed_methods", "build_router", "route_order", "tenant_key"]
 
 PageNumber = Annotated[int, Query(alias="page[number]", ge=1, description="Page number (1-based).")]
 PageSize20 = Annotated[int, Query(alias="page[size]", gt=0, le=1000, description="Items per page.")]
@@ -92,8 +93,11 @@ def enum_filter(value: str | None, enum: type[StrEnum], name: str) -> str | None
 
 
 async def object_body(request: Request) -> dict[str, Any]:
-    """The JSON object body of an untyped operation; 422 for a missing, malformed or non-object body."""
+    """The JSON object body of an untyped operation: ``{}`` when there is none; 422 for an empty,
+    malformed or non-object body sent as JSON."""
     raw = await request.body()
+    if not raw and "content-type" not in request.headers:
+        return {}  # the contract declares no body for these operations: none is an empty object
     if not raw.strip():
         raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
     try:
@@ -353,4 +357,34 @@ def build_router() -> APIRouter:
             name=op.name,
             openapi_extra=OBJECT_BODY if kind and op.method in ("POST", "PUT") else None,
         )
+    _guard_literal_paths(router)
     return router
+
+
+async def method_not_allowed() -> None:
+    raise HTTPException(405, "Method Not Allowed")
+
+
+def _guard_literal_paths(router: APIRouter) -> None:
+    """``PUT /ai/missions/runs`` is a method ``/ai/missions/runs`` does not have, not an update of a
+    mission called "runs": after the routes of each path without parameters comes one that
+    answers 405 to every other method, before a route with a parameter there can match."""
+    for path in sorted({route.path for route in router.routes if isinstance(route, APIRoute) and "{" not in route.path}):
+        own = [i for i, route in enumerate(router.routes) if isinstance(route, APIRoute) and route.path == path]
+        others = sorted(WRITE_METHODS | {"GET"} - {m for i in own for m in router.routes[i].methods})  # type: ignore[attr-defined]
+        router.add_api_route(path, method_not_allowed, methods=others, include_in_schema=False, name="method_not_allowed")
+        router.routes.insert(own[-1] + 1, router.routes.pop())
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def allowed_methods(router: APIRouter, path: str) -> list[str]:
+    """The methods of the route template that ``path`` names: the one with the fewest parameters
+    among those it matches (``/ai/missions/runs`` is that path, not a mission called "runs")."""
+    matches = [route for route in router.routes
+               if isinstance(route, APIRoute) and route.name != "method_not_allowed" and route.path_regex.match(path)]
+    if not matches:
+        return []
+    fewest = min(route.path.count("{") for route in matches)
+    return sorted({m for route in matches if route.path.count("{") == fewest for m in route.methods})

@@ -22,15 +22,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_tools import free_port, start_api  # noqa: E402
+from bench_tools import free_port, start_api
 
-from missions_mcp.local import missions, runs  # noqa: E402
-from missions_mcp.local.sqlite import SQLiteStore  # noqa: E402
-from missions_mcp.local.store import tenant_hash  # noqa: E402
+from missions_mcp.local import missions, runs
+from missions_mcp.local.sqlite import SQLiteStore
+from missions_mcp.local.store import tenant_hash
 
 KEY = tenant_hash(None)
 
@@ -52,7 +53,7 @@ def seed(db: Path, count: int) -> tuple[str, str, float]:
             run = runs.find_run(tx, mission_id, run_id, lock=True)
             for i in range(done, min(done + 10_000, count)):
                 runs._insert_event(tx, run, "tool_call" if i % 2 else "tool_result", f"event {i}",
-                                   step_id=f"s{i % 20}", agent_id="bench", payload='{"n":%d}' % i)
+                                   step_id=f"s{i % 20}", agent_id="bench", payload=f'{{"n":{i}}}')
         done = min(done + 10_000, count)
     store.close()
     return mission_id, run_id, bare_rate
@@ -90,21 +91,29 @@ async def log_rate(port: int, mission_id: str, run_id: str, clients: int, per_cl
     return clients * per_client / (time.perf_counter() - started)
 
 
-async def latencies(base: str, path: str, params: dict[str, int] | None, n: int) -> list[float]:
-    out = []
+async def latencies(base: str, targets: dict[str, tuple[str, dict[str, Any] | None]], n: int) -> dict[str, list[float]]:
+    """Milliseconds per GET of each target, interleaved (one of each in turn, ``n`` rounds), so a
+    busy machine slows them all alike and the ratios between them hold."""
+    out: dict[str, list[float]] = {name: [] for name in targets}
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        for _ in range(10):
-            await http.get(path, params=params)
+        for path, params in targets.values():
+            for _ in range(10):
+                (await http.get(path, params=params)).raise_for_status()
         for _ in range(n):
-            t = time.perf_counter()
-            r = await http.get(path, params=params)
-            out.append((time.perf_counter() - t) * 1000)
-            r.raise_for_status()
+            for name, (path, params) in targets.items():
+                t = time.perf_counter()
+                r = await http.get(path, params=params)
+                out[name].append((time.perf_counter() - t) * 1000)
+                r.raise_for_status()
     return out
 
 
 def p(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1]
+
+
+def database_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.glob("bench.db*"))
 
 
 async def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
@@ -113,7 +122,7 @@ async def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
     t = time.perf_counter()
     mission_id, big_run, bare_rate = seed(db, args.big)
     seeded = time.perf_counter() - t
-    size = sum(f.stat().st_size for f in tmp.glob("bench.db*"))
+    size = database_bytes(tmp)
     port = free_port()
     api = start_api(db, port)
     base = f"http://127.0.0.1:{port}"
@@ -124,31 +133,32 @@ async def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
         eight = await log_rate(port, mission_id, fresh, 8, args.events // 8)
         rows.append(("bare store log_event, in process (baseline)", f"{bare_rate:,.0f} events/s"))
         rows.append(("log_event over HTTP, 1 client", f"{one:,.0f} events/s ({one / bare_rate:.2f}× bare)"))
-        rows.append(("log_event over HTTP, 8 concurrent clients", f"{eight:,.0f} events/s ({eight / bare_rate:.2f}× bare)"))
+        rows.append(("log_event over HTTP, 8 concurrent clients",
+                     f"{eight:,.0f} events/s ({eight / bare_rate:.2f}× bare)"))
 
         events = f"/ai/missions/{mission_id}/runs/{big_run}/events"
         last_page = -(-args.big // 50)
-        base_lat = await latencies(base, f"/ai/missions/{mission_id}", None, args.samples)
-        first = await latencies(base, events, {"page[number]": 1, "page[size]": 50}, args.samples)
-        deep = await latencies(base, events, {"page[number]": last_page, "page[size]": 50}, args.samples)
-        filtered = await latencies(base, events, {"page[number]": 1, "page[size]": 50, "type": "tool_call"},
-                                   args.samples)
-        filtered_deep = await latencies(
-            base, events, {"page[number]": -(-args.big // 100), "page[size]": 50, "type": "tool_call"}, args.samples
-        )
-        rows.append((f"GET mission p50 / p99 (baseline), {args.samples} calls",
-                     f"{statistics.median(base_lat):.2f} / {p(base_lat, 99):.2f} ms"))
-        rows.append((f"list_events page 1 of {args.big:,} events, p50 / p99",
-                     f"{statistics.median(first):.2f} / {p(first, 99):.2f} ms"))
-        rows.append((f"list_events page {last_page:,} (the last), p50 / p99",
-                     f"{statistics.median(deep):.2f} / {p(deep, 99):.2f} ms"))
-        unfiltered = statistics.median(first)
-        rows.append(("list_events page 1, type filter, p50 / p99",
-                     f"{statistics.median(filtered):.2f} / {p(filtered, 99):.2f} ms"
-                     f" ({statistics.median(filtered) / unfiltered:.2f}× unfiltered page 1)"))
-        rows.append(("list_events last page of the type filter, p50 / p99",
-                     f"{statistics.median(filtered_deep):.2f} / {p(filtered_deep, 99):.2f} ms"
-                     f" ({statistics.median(filtered_deep) / unfiltered:.2f}× unfiltered page 1)"))
+        last_typed = -(-args.big // 100)  # half the events are tool calls
+        lat = await latencies(base, {
+            "mission": (f"/ai/missions/{mission_id}", None),
+            "first": (events, {"page[number]": 1, "page[size]": 50}),
+            "last": (events, {"page[number]": last_page, "page[size]": 50}),
+            "typed first": (events, {"page[number]": 1, "page[size]": 50, "type": "tool_call"}),
+            "typed last": (events, {"page[number]": last_typed, "page[size]": 50, "type": "tool_call"}),
+        }, args.samples)
+        unfiltered = statistics.median(lat["first"])
+
+        def cell(name: str, against: str = "") -> str:
+            values = lat[name]
+            ratio = f" ({statistics.median(values) / unfiltered:.2f}× page 1 unfiltered)" if against else ""
+            return f"{statistics.median(values):.2f} / {p(values, 99):.2f} ms{ratio}"
+
+        rows.append((f"GET mission p50 / p99 (baseline), {args.samples} calls each, interleaved", cell("mission")))
+        rows.append((f"list_events page 1 of {args.big:,} events, p50 / p99", cell("first")))
+        rows.append((f"list_events page {last_page:,} (the last), p50 / p99", cell("last", "ratio")))
+        rows.append(("list_events page 1, type filter, p50 / p99", cell("typed first", "ratio")))
+        rows.append((f"list_events page {last_typed:,} of the type filter (its last), p50 / p99",
+                     cell("typed last", "ratio")))
         rows.append((f"database bytes per 100,000 events ({args.big:,} seeded in {seeded:.1f} s)",
                      f"{size * 100_000 / args.big:,.0f}"))
     finally:

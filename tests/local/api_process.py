@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from support import clean_env, free_port
 
 

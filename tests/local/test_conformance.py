@@ -17,16 +17,19 @@ from typing import Any
 
 import pytest
 
-schemathesis = pytest.importorskip("schemathesis", reason="the contract tester is in the test extra: pip install -e '.[test]'")
+schemathesis = pytest.importorskip(
+    "schemathesis", reason="the contract tester is in the test extra: pip install -e '.[test]'"
+)
 
-from hypothesis import HealthCheck, settings  # noqa: E402
 import yaml  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.specs.openapi.checks import positive_data_acceptance, status_code_conformance  # noqa: E402
-from support import CONTRACT  # noqa: E402
 
 from missions_mcp.local import create_app, missions, plans, runs  # noqa: E402
 from missions_mcp.local.missions import RESOURCE_KINDS  # noqa: E402
 from missions_mcp.local.store import tenant_hash  # noqa: E402
+
+from support import CONTRACT  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

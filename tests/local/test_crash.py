@@ -168,16 +168,16 @@ async def test_two_processes_given_the_same_key_at_once_create_one_resource(tmp_
         async with httpx.AsyncClient(timeout=30) as http:
             mission = (await http.post(first.base + "/ai/missions", json={"name": "base"})).json()["data"]
             created: list[set[str]] = []
+            runs_path = f"/ai/missions/{mission['mission_id']}/runs"
+
+            async def post(base: str, key: str, answers: list[httpx.Response]) -> None:
+                answers.append(await http.post(base + runs_path, json={}, headers={"Idempotency-Key": key}))
+
             for t in range(tries):
                 answers: list[httpx.Response] = []
-
-                async def post(base: str, key: str = f"same-{t}") -> None:
-                    answers.append(await http.post(base + f"/ai/missions/{mission['mission_id']}/runs", json={},
-                                                   headers={"Idempotency-Key": key}))
-
                 async with anyio.create_task_group() as tg:
                     for base in (first.base, second.base) * 2:
-                        tg.start_soon(post, base)
+                        tg.start_soon(post, base, f"same-{t}", answers)
                 assert [r.status_code for r in answers] == [201] * 4, [r.text for r in answers]
                 assert sum(r.headers.get("idempotent-replayed") == "true" for r in answers) == 3
                 created.append({r.json()["data"]["run_id"] for r in answers})

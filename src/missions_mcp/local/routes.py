@@ -369,11 +369,13 @@ def _guard_literal_paths(router: APIRouter) -> None:
     """``PUT /ai/missions/runs`` is a method ``/ai/missions/runs`` does not have, not an update of a
     mission called "runs": after the routes of each path without parameters comes one that
     answers 405 to every other method, before a route with a parameter there can match."""
-    for path in sorted({route.path for route in router.routes if isinstance(route, APIRoute) and "{" not in route.path}):
-        own = [i for i, route in enumerate(router.routes) if isinstance(route, APIRoute) and route.path == path]
-        others = sorted(WRITE_METHODS | {"GET"} - {m for i in own for m in router.routes[i].methods})  # type: ignore[attr-defined]
-        router.add_api_route(path, method_not_allowed, methods=others, include_in_schema=False, name="method_not_allowed")
-        router.routes.insert(own[-1] + 1, router.routes.pop())
+    api_routes = [route for route in router.routes if isinstance(route, APIRoute)]
+    for path in sorted({route.path for route in api_routes if "{" not in route.path}):
+        own = [route for route in api_routes if route.path == path]
+        others = sorted(WRITE_METHODS | {"GET"} - {method for route in own for method in route.methods or ()})
+        router.add_api_route(path, method_not_allowed, methods=others, include_in_schema=False,
+                             name="method_not_allowed")
+        router.routes.insert(router.routes.index(own[-1]) + 1, router.routes.pop())
 
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -387,4 +389,4 @@ def allowed_methods(router: APIRouter, path: str) -> list[str]:
     if not matches:
         return []
     fewest = min(route.path.count("{") for route in matches)
-    return sorted({m for route in matches if route.path.count("{") == fewest for m in route.methods})
+    return sorted({method for route in matches if route.path.count("{") == fewest for method in route.methods or ()})

@@ -23,7 +23,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from html import escape as _esc
@@ -206,7 +206,7 @@ class Page:
     source: Any
     status_code: int = 200
     live: bool = True
-    heading: list[tuple[str, str | None]] = field(default_factory=list)
+    rendered: dict[str, str] | None = None
 
     @cached_property
     def digest(self) -> str:
@@ -304,12 +304,13 @@ class UI:
         return HTMLResponse(html, status_code=page.status_code, headers=SECURITY_HEADERS)
 
     def render_regions(self, page: Page) -> dict[str, str]:
-        stem = page.template.removesuffix(".html")
-        out = {}
-        for region in page.regions:
-            template = self.env.get_template(f"_{stem}_{region}.html")
-            out[region] = template.render(**page.context, now=datetime.now(UTC).isoformat())
-        return out
+        """The page's regions as HTML, rendered once per page (live streams on one address share it)."""
+        if page.rendered is None:
+            stem = page.template.removesuffix(".html")
+            now = datetime.now(UTC).isoformat()
+            page.rendered = {region: self.env.get_template(f"_{stem}_{region}.html").render(**page.context, now=now)
+                             for region in page.regions}
+        return page.rendered
 
     def problem(self, status: int, title: str, message: str) -> HTMLResponse:
         html = self.env.get_template("problem.html").render(
@@ -342,6 +343,7 @@ class UI:
 
             async def stream() -> AsyncIterator[ServerSentEvent]:
                 nonlocal since
+                sent: dict[str, int] = {}  # region → hash of the HTML this browser has
                 while not self.stopping:
                     version = self.feed.current()
                     try:
@@ -357,7 +359,11 @@ class UI:
                     else:
                         if page.digest != since:
                             since = page.digest
-                            data = {"title": page.title, "regions": self.render_regions(page)}
+                            # Only the regions that changed: a new event need not resend a plan of 2,000 steps.
+                            regions = {name: html for name, html in self.render_regions(page).items()
+                                       if sent.get(name) != hash(html)}
+                            sent.update((name, hash(html)) for name, html in regions.items())
+                            data = {"title": page.title, "regions": regions}
                             yield ServerSentEvent(json.dumps(data, ensure_ascii=False), event="update", id=since)
                     await self.feed.wait(version)
 

@@ -168,7 +168,10 @@ class Operation:
 
     @cached_property
     def input_schema(self) -> dict[str, Any]:
-        return tool_schema(self.params)
+        schema = tool_schema(self.params)
+        if not self.read_only:  # every write can be repeated safely with the key of its first attempt
+            schema.setdefault("properties", {})[p.IDEMPOTENCY_KEY] = dict(p.IDEMPOTENCY_KEY_SCHEMA)
+        return schema
 
     @cached_property
     def output_schema(self) -> dict[str, Any]:

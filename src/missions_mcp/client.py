@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from . import __version__
-from .catalogue import FOUND_BY, ID_NOUNS, Operation
+from .catalogue import FOUND_BY, ID_NOUNS, OPERATIONS, Operation
 from .config import Settings
 from .errors import (
     ArgumentError,
@@ -36,10 +36,11 @@ from .errors import (
     TransportError,
     api_error,
 )
-from .params import fields_at
+from .params import IDEMPOTENCY_KEY, check_idempotency_key, fields_at
 from .redact import add_secret, needs_redaction, redact_json
 
-__all__ = ["MissionsClient", "ApiResult", "parse_arguments", "build_request", "describe_target"]
+__all__ = ["ApiResult", "MissionsClient", "ParsedCall", "build_request", "describe_target", "parse_arguments",
+           "parse_call"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,29 +74,65 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return out or "arguments"
 
 
+@dataclass(frozen=True, slots=True)
+class ParsedCall:
+    """A tool call's arguments, validated: the operation's model and the caller's idempotency key."""
+
+    args: BaseModel
+    idempotency_key: str | None = None
+    """The key the caller gave a write (``idempotency_key``), or ``None``: the client makes one."""
+
+
+def _problems(op: Operation, exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        where = _field_path(err["loc"])
+        if err["type"] == "extra_forbidden" and len(err["loc"]) > 1:  # inside an object: name its own fields
+            valid = ", ".join(fields_at(op.params, err["loc"][:-1]))
+            problems.append(f"{where}: unknown field; this object takes: {valid}")
+        elif err["type"] == "extra_forbidden":
+            valid = ", ".join(op.input_schema.get("properties", op.params.model_fields))
+            problems.append(f"{where}: unknown argument; this tool takes: {valid}")
+        elif err["type"] == "missing":
+            problems.append(f"{where}: required, missing")
+        elif err["type"] == "uuid_parsing":
+            problems.append(f"{where}: must be a UUID like 182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e{_finding(where)}")
+        else:
+            problems.append(f"{where}: {err['msg']}")
+    return problems
+
+
+def parse_call(op: Operation, arguments: Mapping[str, Any] | None) -> ParsedCall:
+    """Validate tool arguments; :class:`ArgumentError` names each bad field, and nothing is sent.
+
+    Every write takes ``idempotency_key``: it travels as the ``Idempotency-Key`` header (and in the
+    body where the contract has the field, as ``log_event`` does), so it is checked here as a header
+    value must be, whichever tool it came with.
+    """
+    raw = dict(arguments or {})
+    problems: list[str] = []
+    key = None
+    if not op.read_only and raw.get(IDEMPOTENCY_KEY) is not None:
+        try:
+            key = check_idempotency_key(raw[IDEMPOTENCY_KEY])
+        except ValueError as exc:
+            problems.append(f"{IDEMPOTENCY_KEY}: {exc}")
+    if (not op.read_only and IDEMPOTENCY_KEY not in op.params.model_fields) or problems:
+        raw.pop(IDEMPOTENCY_KEY, None)
+    try:
+        args = op.params.model_validate(raw)
+    except ValidationError as exc:
+        problems += _problems(op, exc)
+    if problems:
+        raise ArgumentError(problems)
+    return ParsedCall(args, key)
+
+
 def parse_arguments(op: Operation, arguments: Mapping[str, Any] | BaseModel | None) -> BaseModel:
-    """Validate tool arguments against the operation's model; :class:`ArgumentError` names each bad field."""
+    """The operation's model of tool arguments (see :func:`parse_call`)."""
     if isinstance(arguments, op.params):
         return arguments
-    try:
-        return op.params.model_validate(dict(arguments or {}))
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False, include_input=False):
-            where = _field_path(err["loc"])
-            if err["type"] == "extra_forbidden" and len(err["loc"]) > 1:  # inside an object: name its own fields
-                valid = ", ".join(fields_at(op.params, err["loc"][:-1]))
-                problems.append(f"{where}: unknown field; this object takes: {valid}")
-            elif err["type"] == "extra_forbidden":
-                valid = ", ".join(op.params.model_fields)
-                problems.append(f"{where}: unknown argument; this tool takes: {valid}")
-            elif err["type"] == "missing":
-                problems.append(f"{where}: required, missing")
-            elif err["type"] == "uuid_parsing":
-                problems.append(f"{where}: must be a UUID like 182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e{_finding(where)}")
-            else:
-                problems.append(f"{where}: {err['msg']}")
-        raise ArgumentError(problems) from None
+    return parse_call(op, arguments).args  # type: ignore[arg-type]
 
 
 def _finding(field: str) -> str:
@@ -139,6 +176,50 @@ class _Retryable(Exception):
         self.response = response
         self.error = error
         self.retry_after = retry_after
+
+    @property
+    def may_have_reached(self) -> bool:
+        """Whether the API may have received the request and acted on it (its answer lost or failed).
+
+        Not when the connection was never made, nor on 408 and 429, which say the request was
+        not taken up; a 5xx, a 409 (a write with this key still under way) or a connection lost
+        after the request was sent may each have followed a stored write."""
+        if self.response is not None:
+            return self.response.status_code not in (408, 429)
+        return not isinstance(self.error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+
+
+def _may_follow_a_stored_write(error: MissionsError) -> bool:
+    """Whether ``error`` could be the answer to a repeat of a write that was stored: every error but
+    the client errors a repeat of the same request cannot cause (400, 401, 403, 422, ...)."""
+    status = getattr(error, "status", None)
+    return status is None or not 400 <= status < 500 or status in (404, 408, 409, 429)
+
+
+def check_tool(op: Operation) -> str:
+    """The read that shows whether a write of ``op`` took effect: the GET on its path or the nearest
+    one above it (for a creation, a list rather than the parent's get)."""
+    creates = op.method == "POST" and op.status == 201
+    path = op.path
+    while path:
+        if not (creates and path.endswith("}")):
+            for other in OPERATIONS:
+                if other.method == "GET" and other.path == path:
+                    return other.name
+        path = path.rsplit("/", 1)[0]
+    return "the list tools"  # pragma: no cover - every path of the catalogue has a read above it
+
+
+def repeat_note(op: Operation, key: str) -> str:
+    """What an agent is told when a write may have been stored although the call failed."""
+    check = check_tool(op)
+    look = f"call {check} (not found means it is gone)" if op.method == "DELETE" else f"call {check}"
+    return (
+        f"\n\nThe write may have been stored: an attempt reached the Missions API but its answer was lost. It was "
+        f'sent with idempotency_key "{key}". To check, {look}. To repeat it safely, call {op.name} again with '
+        f'the same arguments and idempotency_key "{key}": if the first attempt was stored, the API answers with '
+        "what it stored and stores nothing twice."
+    )
 
 
 def _number(text: str) -> float:
@@ -234,22 +315,34 @@ class MissionsClient:
 
     # -- calls
 
-    async def call(self, op: Operation, arguments: Mapping[str, Any] | BaseModel | None = None) -> ApiResult:
-        """Perform one operation. Raises a :class:`MissionsError` with a model-facing message."""
-        args = parse_arguments(op, arguments)
-        prepared = build_request(op, args)
-        key = None
-        if op.method != "GET":
-            # One key per logical write, reused on every retry of it.
-            key = uuid.uuid4().hex
-            if op.idempotency_field and isinstance(prepared.body, dict):
-                if prepared.body.get(op.idempotency_field) is None:  # left out or an explicit null
-                    prepared.body[op.idempotency_field] = key
-                key = prepared.body[op.idempotency_field]
-        return await self.send(prepared, what=describe_target(op, args), idempotency_key=key)
+    async def call(self, op: Operation, arguments: Mapping[str, Any] | BaseModel | None = None, *,
+                   idempotency_key: str | None = None) -> ApiResult:
+        """Perform one operation. Raises a :class:`MissionsError` with a model-facing message.
 
-    async def send(self, req: PreparedRequest, *, what: str, idempotency_key: str | None = None) -> ApiResult:
-        """Send a prepared request with retries; map the outcome to a result or an error."""
+        A write carries one ``Idempotency-Key`` on every attempt: ``idempotency_key``, the one in the
+        arguments, or a new one. When it fails after an attempt that may have reached the API, the
+        error says so and names the key that makes its repeat safe."""
+        if isinstance(arguments, BaseModel):
+            args = parse_arguments(op, arguments)
+        else:
+            parsed = parse_call(op, arguments)
+            args, idempotency_key = parsed.args, idempotency_key or parsed.idempotency_key
+        prepared = build_request(op, args)
+        if op.read_only:
+            return await self.send(prepared, what=describe_target(op, args))
+        key = idempotency_key or uuid.uuid4().hex
+        if op.idempotency_field and isinstance(prepared.body, dict):
+            if prepared.body.get(op.idempotency_field) is None:  # left out or an explicit null
+                prepared.body[op.idempotency_field] = key
+            key = prepared.body[op.idempotency_field]
+        return await self.send(prepared, what=describe_target(op, args), idempotency_key=key, write=op)
+
+    async def send(self, req: PreparedRequest, *, what: str, idempotency_key: str | None = None,
+                   write: Operation | None = None) -> ApiResult:
+        """Send a prepared request with retries; map the outcome to a result or an error.
+
+        ``write``: the operation of a write, so that a failure after an attempt that may have
+        reached the API says how to check it and repeat it safely."""
         http = await self._client()
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         retrying = AsyncRetrying(
@@ -259,13 +352,23 @@ class MissionsClient:
             sleep=self._sleep,
             reraise=True,
         )
+        reached = False
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(http, req, headers, what, attempt.retry_state.attempt_number)
+                    try:
+                        return await self._attempt(http, req, headers, what, attempt.retry_state.attempt_number)
+                    except _Retryable as failed:
+                        reached = reached or failed.may_have_reached
+                        raise
         except _Retryable as last:
-            raise self._final_error(last, what) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+            error = self._final_error(last, what)
+        except MissionsError as failed:
+            error = failed
+        if reached and write is not None and idempotency_key and _may_follow_a_stored_write(error):
+            error.args = (str(error) + repeat_note(write, idempotency_key),)
+            error.may_be_stored, error.idempotency_key = True, idempotency_key
+        raise error
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -339,7 +442,7 @@ class MissionsClient:
         if isinstance(last.error, httpx.TimeoutException):
             return TransportError(
                 f"The Missions API did not answer in time ({attempts} attempts, {self.settings.timeout:g} s each). "
-                "A write may or may not have taken effect: read the state (get_run, list_events) before repeating it."
+                "Try again shortly."
             )
         kind = type(last.error).__name__ if last.error else "connection error"
         return TransportError(

@@ -52,6 +52,11 @@ _MAX_DETAIL = 2000
 class MissionsError(Exception):
     """Base of every error a tool call can end in. ``str(error)`` is written for the model."""
 
+    may_be_stored: bool = False
+    """A write failed after an attempt that may have reached the API: it may have been stored."""
+    idempotency_key: str | None = None
+    """The key of that write: repeating the call with it stores nothing twice."""
+
     def __init__(self, message: str = ""):
         super().__init__(redact(message))
 

@@ -8,12 +8,13 @@ so a typo in a tool argument is reported instead of being silently dropped.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
     "ExecutionMode",
@@ -237,6 +238,64 @@ class HTTPValidationError(_Data):
     detail: list[ValidationErrorItem] | None = None
 
 
+# --------------------------------------------------------------------------- limits
+# The contract sets no sizes. These are ours, the same for the MCP tools and the embedded API (which
+# answers 422 past them), and listed in the README: text in characters, JSON objects by the size of
+# their compact JSON in UTF-8 bytes.
+
+MAX_ID = 255
+"""Ids an agent chooses (step, agent, linked agent): they end up in URLs."""
+MAX_NAME = 500
+MAX_SUMMARY = 2_000
+"""An event's summary: one line, not a log file (put details in ``payload``)."""
+MAX_TEXT = 10_000
+"""Descriptions, a run's result summary and error."""
+MAX_INSTRUCTIONS = 50_000
+MAX_OBJECT_BYTES = 256 * 1024
+"""An event's payload, a run's input and result payload, a sub-resource's body."""
+MAX_METADATA_BYTES = 16 * 1024
+MAX_STEPS = 1_000
+"""Plan steps in one call."""
+
+
+def json_size(value: Any) -> int:
+    """Bytes of ``value`` as compact UTF-8 JSON (a lone surrogate counts as its escape)."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
+
+
+def _at_most(limit: int) -> AfterValidator:
+    def check(value: Any) -> Any:
+        try:
+            size = json_size(value)
+        except (RecursionError, ValueError, TypeError):
+            raise ValueError("must be a JSON object of plain JSON values, not nested too deeply") from None
+        if size > limit:
+            raise ValueError(f"is {size:,} bytes as JSON; at most {limit:,} are accepted")
+        return value
+
+    return AfterValidator(check)
+
+
+def _chars(limit: int) -> AfterValidator:
+    def check(value: Any) -> Any:
+        if len(value) > limit:
+            raise ValueError(f"must be at most {limit:,} characters, not {len(value):,}")
+        return value
+
+    return AfterValidator(check)
+
+
+# Checked by validators rather than stated as maxLength in the schema: every tool list a model
+# reads would pay for them, and a model that sends a 5 MB summary learns the limit from the error.
+Payload = Annotated[JSONObject, _at_most(MAX_OBJECT_BYTES)]
+Metadata = Annotated[JSONObject, _at_most(MAX_METADATA_BYTES)]
+Id = Annotated[str, _chars(MAX_ID)]
+Name = Annotated[str, _chars(MAX_NAME)]
+Summary = Annotated[str, _chars(MAX_SUMMARY)]
+Text = Annotated[str, _chars(MAX_TEXT)]
+Instructions = Annotated[str, _chars(MAX_INSTRUCTIONS)]
+
+
 # --------------------------------------------------------------------------- request bodies
 
 
@@ -247,72 +306,82 @@ class _Request(BaseModel):
 
 
 class CreateMissionRequest(_Request):
-    name: str = Field(min_length=1)
-    description: str | None = None
-    model: str | None = None
-    instructions: str | None = None
+    name: Name = Field(min_length=1)
+    description: Text | None = None
+    model: Name | None = None
+    instructions: Instructions | None = None
     execution_mode: ExecutionMode = Field(default=ExecutionMode.external, description="external: you run it.")
-    metadata: JSONObject | None = None
+    metadata: Metadata | None = None
 
 
 class UpdateMissionRequest(_Request):
-    name: str | None = Field(default=None, min_length=1)
-    description: str | None = None
-    model: str | None = None
-    instructions: str | None = None
+    name: Name | None = Field(default=None, min_length=1)
+    description: Text | None = None
+    model: Name | None = None
+    instructions: Instructions | None = None
     execution_mode: ExecutionMode | None = None
-    metadata: JSONObject | None = Field(default=None, description="Replaces the mission's metadata.")
+    metadata: Metadata | None = Field(default=None, description="Replaces the mission's metadata.")
 
 
 # The descriptions below are what a model reads to fill a field: what it is for, its form, its effect.
 
 
 class CreateMissionRunRequest(_Request):
-    input: JSONObject | None = Field(default=None, description='What this run works on, e.g. {"goal": "..."}.')
-    metadata: JSONObject | None = None
+    input: Payload | None = Field(default=None, description='What this run works on, e.g. {"goal": "..."}.')
+    metadata: Metadata | None = None
 
 
 class UpdateMissionRunRequest(_Request):
     status: RunStatus | None = Field(
         default=None, description="running when work starts, then succeeded or failed (final)."
     )
-    result_summary: str | None = Field(default=None, description="The outcome in one line, with succeeded.")
-    result_payload: JSONObject | None = Field(default=None, description="Structured result, with succeeded.")
-    error: str | None = Field(default=None, description="What went wrong, with failed.")
-    metadata: JSONObject | None = Field(default=None, description="Replaces the run's metadata.")
+    result_summary: Text | None = Field(default=None, description="The outcome in one line, with succeeded.")
+    result_payload: Payload | None = Field(default=None, description="Structured result, with succeeded.")
+    error: Text | None = Field(default=None, description="What went wrong, with failed.")
+    metadata: Metadata | None = Field(default=None, description="Replaces the run's metadata.")
 
 
 class CreateEventRequest(_Request):
     type: EventType
-    summary: str = Field(min_length=1, description="What happened, in one line.")
-    step_id: str | None = Field(default=None, description="The plan step it belongs to.")
-    agent_id: str | None = Field(default=None, description="Who did it, when agents share a run.")
-    payload: JSONObject | None = Field(default=None, description="Details: tool arguments, results.")
-    idempotency_key: str | None = Field(
+    summary: Summary = Field(min_length=1, description="What happened, in one line.")
+    step_id: Id | None = Field(default=None, description="The plan step it belongs to.")
+    agent_id: Id | None = Field(default=None, description="Who did it, when agents share a run.")
+    payload: Payload | None = Field(default=None, description="Details: tool arguments, results.")
+    idempotency_key: Id | None = Field(
         default=None, description="Retrying a call whose answer you did not get? Send the same key."
     )
 
 
 class CreatePlanStepRequest(_Request):
-    step_id: str = Field(min_length=1, description="Short id, unique in the run: s1, s2.")
-    description: str = Field(min_length=1)
+    step_id: Id = Field(min_length=1, description="Short id, unique in the run: s1, s2.")
+    description: Text = Field(min_length=1)
     sequence: int = Field(description="Order: 1, 2, 3 across the whole plan, sub-steps too; get_plan sorts by it.")
-    parent_step_id: str | None = Field(default=None, description="step_id of the parent, to nest this step.")
-    metadata: JSONObject | None = None
+    parent_step_id: Id | None = Field(default=None, description="step_id of the parent, to nest this step.")
+    metadata: Metadata | None = None
+
+
+def _steps_at_most(value: list[Any]) -> list[Any]:
+    if len(value) > MAX_STEPS:
+        raise ValueError(f"must be at most {MAX_STEPS:,} steps in one call, not {len(value):,}")
+    return value
+
+
+STEPS_LIMIT = AfterValidator(_steps_at_most)
+Steps = Annotated[list[CreatePlanStepRequest], STEPS_LIMIT]
 
 
 class CreatePlanRequest(_Request):
-    steps: list[CreatePlanStepRequest] = Field(min_length=1)
+    steps: Steps = Field(min_length=1)
 
 
 class AddPlanStepsRequest(_Request):
-    steps: list[CreatePlanStepRequest] = Field(min_length=1)
+    steps: Steps = Field(min_length=1)
 
 
 class UpdatePlanStepRequest(_Request):
     status: StepStatus | None = None
-    metadata: JSONObject | None = Field(default=None, description="Replaces the step's metadata.")
+    metadata: Metadata | None = Field(default=None, description="Replaces the step's metadata.")
 
 
 class LinkTelnyxAgentRequest(_Request):
-    telnyx_agent_id: str = Field(min_length=1)
+    telnyx_agent_id: Id = Field(min_length=1)

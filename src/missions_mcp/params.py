@@ -16,6 +16,8 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from .models import (
+    MAX_ID,
+    STEPS_LIMIT,
     AddPlanStepsRequest,
     CreateEventRequest,
     CreateMissionRequest,
@@ -24,6 +26,7 @@ from .models import (
     CreatePlanStepRequest,
     EventType,
     LinkTelnyxAgentRequest,
+    Payload,
     RunStatus,
     UpdateMissionRequest,
     UpdateMissionRunRequest,
@@ -50,6 +53,29 @@ def _path_segment(value: str) -> str:
         raise ValueError("must be an id, not '.' or '..'")
     if "/" in value:
         raise ValueError("must be a single id without '/'")
+    if len(value) > MAX_ID:
+        raise ValueError(f"must be an id of at most {MAX_ID} characters")
+    if not value.isprintable():
+        raise ValueError("must be an id without control characters (CR, LF, NUL, tab)")
+    return value
+
+
+IDEMPOTENCY_KEY = "idempotency_key"
+IDEMPOTENCY_KEY_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "description": "Retrying a call whose answer you did not get? Send the same key.",
+}
+"""The argument every write tool takes (derived for each write in the catalogue)."""
+
+
+def check_idempotency_key(value: Any) -> str:
+    """An idempotency key travels as the ``Idempotency-Key`` header: 1 to 255 printable ASCII characters."""
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if not 0 < len(value) <= MAX_ID:
+        raise ValueError(f"must be 1 to {MAX_ID} characters (a UUID is a good key)")
+    if not all(" " <= c <= "~" for c in value) or value != value.strip():
+        raise ValueError("must be printable ASCII without leading or trailing spaces (a UUID is a good key)")
     return value
 
 
@@ -181,8 +207,8 @@ class UpdateRunArgs(UpdateMissionRunRequest, RunRef):
 
 
 class ListEventsArgs(_Page50, _EventFilters, RunRef):
-    step_id: Annotated[str | None, Query("step_id")] = None
-    agent_id: Annotated[str | None, Query("agent_id")] = None
+    step_id: Annotated[PathKey | None, Query("step_id")] = None
+    agent_id: Annotated[PathKey | None, Query("agent_id")] = None
 
 
 class LogEventArgs(CreateEventRequest, RunRef):
@@ -211,7 +237,7 @@ def _drop_descriptions(schema: dict[str, Any]) -> None:
 
 
 class AddPlanStepsArgs(AddPlanStepsRequest, RunRef):
-    steps: list[_MorePlanStep] = Field(min_length=1)  # type: ignore[assignment]
+    steps: Annotated[list[_MorePlanStep], STEPS_LIMIT] = Field(min_length=1)  # type: ignore[assignment]
 
 
 class GetPlanStepArgs(StepRef):
@@ -237,7 +263,7 @@ class UnlinkAgentArgs(RunRef):
 # Tools, knowledge bases and MCP servers of a mission: the contract leaves their bodies untyped, so
 # the body is one free-form object sent as the whole JSON body.
 
-WholeBodyObject = Annotated[dict[str, Any], WholeBody()]
+WholeBodyObject = Annotated[Payload, WholeBody()]
 
 
 class ListSubResourceArgs(MissionKeyRef):

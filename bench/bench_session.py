@@ -151,27 +151,30 @@ MakeCall = Callable[[int], tuple[str, dict[str, Any]]]
 class CallRun:
     latencies: list[float]
     """Milliseconds per call, as the client sees them."""
-    gc_pauses: list[tuple[int, float]]
-    """(generation, ms) of every collection in the server during the measured calls."""
+    gc_pauses: list[tuple[int, float, float]]
+    """(generation, wall ms, CPU ms) of every collection in the server during the measured calls."""
     peak_rss_kib: int
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
-    @property
-    def worst_gc(self) -> float:
-        return max((ms for _, ms in self.gc_pauses), default=0.0)
+    def worst_gc(self) -> str:
+        if not self.gc_pauses:
+            return "none"
+        _, wall, cpu = max(self.gc_pauses, key=lambda p: p[1])
+        counts = "/".join(str(sum(1 for g, _, _ in self.gc_pauses if g == gen)) for gen in (0, 1, 2))
+        return f"{wall:.1f} ms (CPU {cpu:.1f}; gen {counts})"
 
 
-def _read_probe(report: Path, since: float, until: float) -> tuple[int, list[tuple[int, float]]]:
+def _read_probe(report: Path, since: float, until: float) -> tuple[int, list[tuple[int, float, float]]]:
     lines = report.read_text().splitlines()
     pid = int(lines[0])
     pauses = []
     for line in lines[1:]:
-        at, generation, ms = line.split()
+        at, generation, wall, cpu = line.split()
         if since <= float(at) <= until:
-            pauses.append((int(generation), float(ms)))
+            pauses.append((int(generation), float(wall), float(cpu)))
     return pid, pauses
 
 
@@ -182,26 +185,44 @@ def _peak_rss_kib(pid: int) -> int:
     return 0
 
 
-async def measure_calls(command: list[str], env: dict[str, str], report: Path, calls: int,
-                        make_call: MakeCall) -> CallRun:
-    """``calls`` tool calls through ``mcp.Client`` over stdio to ``command`` run under the GC probe."""
-    params = StdioServerParameters(command=sys.executable, args=[str(PROBE), str(report), *command], env=env)
-    async with Client(params, mode="legacy") as client:
-        for i in range(min(50, calls)):  # warm-up: imports on first use, connection pools, caches
-            await client.call_tool(*make_call(i))
-        latencies = []
+@dataclass
+class Series:
+    """One server under the GC probe and the call it is measured with."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    make_call: MakeCall
+
+
+async def measure_calls(series: list[Series], tmp: Path, calls: int) -> dict[str, CallRun]:
+    """``calls`` tool calls through ``mcp.Client`` over stdio to each server, interleaved call by call so
+    that a busy moment of the machine falls on every series alike."""
+    async with AsyncExitStack() as stack:
+        clients = []
+        for one in series:
+            params = StdioServerParameters(command=sys.executable, env=one.env,
+                                           args=[str(PROBE), str(tmp / f"{one.name}.gc"), *one.command])
+            clients.append(await stack.enter_async_context(Client(params, mode="legacy")))
+        for i in range(50):  # warm-up: imports on first use, connection pools, caches
+            for client, one in zip(clients, series, strict=True):
+                await client.call_tool(*one.make_call(i))
+        latencies: list[list[float]] = [[] for _ in series]
         since = time.monotonic()
         for i in range(calls):
-            tool, arguments = make_call(i)
-            t = time.perf_counter()
-            result = await client.call_tool(tool, arguments)
-            latencies.append((time.perf_counter() - t) * 1000)
-            if result.is_error:
-                raise RuntimeError(f"{tool}: {result.content}")
+            for client, one, times in zip(clients, series, latencies, strict=True):
+                tool, arguments = one.make_call(i)
+                t = time.perf_counter()
+                result = await client.call_tool(tool, arguments)
+                times.append((time.perf_counter() - t) * 1000)
+                if result.is_error:
+                    raise RuntimeError(f"{tool}: {result.content}")
         until = time.monotonic()
-        pid, pauses = _read_probe(report, since, until)
-        rss = _peak_rss_kib(pid)
-    return CallRun(latencies, pauses, rss)
+        runs = {}
+        for one, times in zip(series, latencies, strict=True):
+            pid, pauses = _read_probe(tmp / f"{one.name}.gc", since, until)
+            runs[one.name] = CallRun(times, pauses, _peak_rss_kib(pid))
+    return runs
 
 
 def start_api(db: Path, port: int) -> subprocess.Popen[bytes]:
@@ -229,28 +250,26 @@ def free_port() -> int:
 
 async def call_runs(tmp: Path, calls: int) -> dict[str, CallRun]:
     """get_mission and log_event calls on the embedded default and on a loopback API; the floor's echo."""
-    runs: dict[str, CallRun] = {}
-    env_local = clean_env(MISSIONS_DB=str(tmp / "embedded.db"))
     port = free_port()
     api = start_api(tmp / "api.db", port)
     try:
         targets = {
-            "embedded": (["-m", "missions_mcp", "--log-level", "WARNING"], env_local),
+            "embedded": (["-m", "missions_mcp", "--log-level", "WARNING"],
+                         clean_env(MISSIONS_DB=str(tmp / "embedded.db"))),
             "api": (["-m", "missions_mcp", "--base-url", f"http://127.0.0.1:{port}", "--log-level", "WARNING"],
                     clean_env()),
         }
+        series = []
         for name, (command, env) in targets.items():
-            ids = await _seed(command, env)
-            ref = {"mission_id": ids["mission_id"], "run_id": ids["run_id"]}
-            reads, writes = _series(ref)
-            runs[f"get_mission {name}"] = await measure_calls(command, env, tmp / f"get-{name}.gc", calls, reads)
-            runs[f"log_event {name}"] = await measure_calls(command, env, tmp / f"log-{name}.gc", calls, writes)
-        runs["floor"] = await measure_calls([str(ECHO)], clean_env(), tmp / "floor.gc", calls,
-                                            lambda i: ("echo", {"mission_id": "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e"}))
+            reads, writes = _series(await _seed(command, env))
+            series += [Series(f"get_mission {name}", command, env, reads),
+                       Series(f"log_event {name}", command, env, writes)]
+        series.append(Series("floor", [str(ECHO)], clean_env(),
+                             lambda i: ("echo", {"mission_id": "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e"})))
+        return await measure_calls(series, tmp, calls)
     finally:
         api.terminate()
         api.wait(timeout=10)
-    return runs
 
 
 def _series(ref: dict[str, str]) -> tuple[MakeCall, MakeCall]:
@@ -320,19 +339,14 @@ def table(session: list[CallBytes], tools: list[dict[str, Any]], starts: dict[st
                          f"{local.pct(q) / floor.pct(q):.2f}× / {api.pct(q) / floor.pct(q):.2f}×"))
         rows.append((f"tools/call `{tool}` worst of {calls}", f"{max(local.latencies):.1f} ms",
                      f"{max(api.latencies):.1f} ms", f"{max(floor.latencies):.1f} ms", ""))
-        rows.append(("worst GC pause in the server during those calls (collections: gen 0/1/2)",
-                     f"{local.worst_gc:.1f} ms ({_gens(local)})", f"{api.worst_gc:.1f} ms ({_gens(api)})",
-                     f"{floor.worst_gc:.1f} ms ({_gens(floor)})", ""))
+        rows.append(("worst GC pause in the server during those calls (collections per generation 0/1/2)",
+                     local.worst_gc(), api.worst_gc(), floor.worst_gc(), ""))
     peak_local = max(runs["get_mission embedded"].peak_rss_kib, runs["log_event embedded"].peak_rss_kib)
     peak_api = max(runs["get_mission api"].peak_rss_kib, runs["log_event api"].peak_rss_kib)
     rows.append((f"peak RSS of the server after {calls + 50} calls", f"{peak_local / 1024:.1f} MiB",
                  f"{peak_api / 1024:.1f} MiB", f"{floor.peak_rss_kib / 1024:.1f} MiB",
                  f"{peak_local / floor.peak_rss_kib:.2f}× / {peak_api / floor.peak_rss_kib:.2f}×"))
     return rows
-
-
-def _gens(run: CallRun) -> str:
-    return "/".join(str(sum(1 for g, _ in run.gc_pauses if g == gen)) for gen in (0, 1, 2))
 
 
 def main() -> None:

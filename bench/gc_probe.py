@@ -4,7 +4,8 @@
     python bench/gc_probe.py REPORT SCRIPT.py [ARGS...]
 
 REPORT gets the process id on its first line, then one line per collection:
-``<time.monotonic() at its end> <generation> <pause in ms>``. The line is written after the pause
+``<time.monotonic() at its end> <generation> <pause in ms> <CPU ms of the thread>`` (on a busy machine
+the wall-clock pause includes time the process waited for a core; the CPU time does not). The line is written after the pause
 is measured, so it does not count in it; ``time.monotonic`` is the system-wide clock on Linux, so the
 benchmark can keep only the collections that fell inside its measured window.
 """
@@ -17,6 +18,7 @@ import sys
 import time
 
 _started = 0.0
+_cpu = 0.0
 
 
 def main() -> None:
@@ -25,12 +27,12 @@ def main() -> None:
     report.write(f"{__import__('os').getpid()}\n")
 
     def on_gc(phase: str, info: dict[str, int]) -> None:
-        global _started
-        now = time.monotonic()
+        global _started, _cpu
+        now, cpu = time.monotonic(), time.thread_time()
         if phase == "start":
-            _started = now
+            _started, _cpu = now, cpu
         else:
-            report.write(f"{now:.6f} {info['generation']} {(now - _started) * 1000:.3f}\n")
+            report.write(f"{now:.6f} {info['generation']} {(now - _started) * 1000:.3f} {(cpu - _cpu) * 1000:.3f}\n")
 
     gc.callbacks.append(on_gc)
     if target == "-m":

@@ -38,9 +38,9 @@ async def run_script(client: Client, *, finish: bool = True) -> Session:
     """The scripted session; ``finish=False`` leaves the run running (events can still be logged)."""
     mission = await call(client, "create_mission", name="Release 1.4",
                          description="Ship the *release* notes | changelog")
-    mid = mission["data"]["mission_id"]
+    mid = mission["mission_id"]
     run = await call(client, "start_run", mission_id=mid, input={"goal": "ship"})
-    rid = run["data"]["run_id"]
+    rid = run["run_id"]
     ids = {"mission_id": mid, "run_id": rid}
     await call(client, "update_run", **ids, status="running")
     await call(client, "create_plan", **ids, steps=[

@@ -37,7 +37,7 @@ async def _exercise(client: Client) -> None:
     assert len(tools.tools) == 41
     made = await client.call_tool("create_mission", {"name": "over HTTP"})
     assert not made.is_error
-    mission_id = made.structured_content["data"]["mission_id"]
+    mission_id = made.structured_content["mission_id"]
     got = await client.call_tool("get_mission", {"mission_id": mission_id})
     assert got.structured_content["data"]["name"] == "over HTTP"
     bad = await client.call_tool("start_run", {"mission_id": mission_id, "input": "not an object"})

@@ -56,13 +56,14 @@ def test_inspector_lists_and_calls_tools(inspector, tmp_path):
 
     created = _inspect(inspector, db, "--method", "tools/call", "--tool-name", "create_mission",
                        "--tool-args-json", json.dumps({"name": "From the Inspector"}))
-    mission = created["structuredContent"]["data"]
-    assert mission["name"] == "From the Inspector"
+    mission = created["structuredContent"]
+    assert list(mission) == ["mission_id"], "a write answers a receipt"
 
     # A second process on the same database file sees what the first stored.
     got = _inspect(inspector, db, "--method", "tools/call", "--tool-name", "get_mission",
                    "--tool-args-json", json.dumps({"mission_id": mission["mission_id"]}))
     assert got["structuredContent"]["data"]["mission_id"] == mission["mission_id"]
+    assert got["structuredContent"]["data"]["name"] == "From the Inspector"
 
     view = _inspect(inspector, db, "--method", "resources/read", "--uri", f"missions://missions/{mission['mission_id']}")
     assert "From the Inspector" in view["contents"][0]["text"]

@@ -106,7 +106,7 @@ async def test_review_run_of_an_unknown_run_is_an_error(missions: MissionsServer
     async with Client(missions.server, mode=mode) as client:
         mission = await call(client, "create_mission", name="empty")
         with pytest.raises(MCPError, match="Resource not found"):
-            await client.get_prompt("review_run", {"mission_id": mission["data"]["mission_id"],
+            await client.get_prompt("review_run", {"mission_id": mission["mission_id"],
                                                    "run_id": "00000000-0000-4000-8000-000000000000"})
         with pytest.raises(MCPError, match="needs the argument"):
-            await client.get_prompt("review_run", {"mission_id": mission["data"]["mission_id"]})
+            await client.get_prompt("review_run", {"mission_id": mission["mission_id"]})

@@ -27,9 +27,9 @@ def _server(base: str) -> StdioServerParameters:
 async def test_two_mcp_servers_share_one_embedded_api(api):
     async with Client(_server(api), mode="legacy") as writer, Client(_server(api), mode="auto") as reader:
         made = await writer.call_tool("create_mission", {"name": "shared"})
-        mission_id = made.structured_content["data"]["mission_id"]
+        mission_id = made.structured_content["mission_id"]
         run = await writer.call_tool("start_run", {"mission_id": mission_id})
-        run_id = run.structured_content["data"]["run_id"]
+        run_id = run.structured_content["run_id"]
         await writer.call_tool("log_event", {"mission_id": mission_id, "run_id": run_id, "type": "message",
                                              "summary": "written by the first server"})
 

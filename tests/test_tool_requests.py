@@ -1,5 +1,6 @@
 """Every tool, end to end: the exact HTTP request it produces, checked against the contract file,
-and its result, parsed with the operation's model. Both protocol eras.
+and its result, valid against the tool's outputSchema (a read's whole object parsed with the
+operation's model, a write's receipt with exactly its fields). Both protocol eras.
 
 The expected request is written out here from the contract (paths from ``openapi.yaml``, query
 names as the contract spells them), not computed by the code under test.
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import jsonschema
 import pytest
 
 from missions_mcp.catalogue import OPERATIONS, Confirmation
@@ -66,16 +68,16 @@ def test_every_tool_has_a_case():
 async def _fixture_data(client) -> dict[str, str]:
     """A mission with a running run (plan step s1, an event, a linked agent, one of each sub-resource),
     a pending run without a plan, and a paused run."""
-    mission = (await call_ok(client, "create_mission", {"name": "Fixture"}))["data"]
+    mission = await call_ok(client, "create_mission", {"name": "Fixture"})
     ids = {"mission_id": mission["mission_id"]}
-    run = (await call_ok(client, "start_run", {"mission_id": ids["mission_id"]}))["data"]
+    run = await call_ok(client, "start_run", {"mission_id": ids["mission_id"]})
     ids["run_id"] = run["run_id"]
     ref = {"mission_id": ids["mission_id"], "run_id": ids["run_id"]}
     await call_ok(client, "update_run", {**ref, "status": "running"})
     await call_ok(client, "create_plan", {**ref, "steps": [{"step_id": "s1", "description": "One", "sequence": 1}]})
     ids["step_id"] = "s1"
     event = (await call_ok(client, "log_event", {**ref, "type": "message", "summary": "hello", "step_id": "s1",
-                                                  "agent_id": "agent-1"}))["data"]
+                                                  "agent_id": "agent-1"}))
     ids["event_id"] = event["event_id"]
     await call_ok(client, "link_agent", {**ref, "telnyx_agent_id": "agent-1"})
     ids["telnyx_agent_id"] = "agent-1"
@@ -83,9 +85,9 @@ async def _fixture_data(client) -> dict[str, str]:
                        ("mcp_server", "mcp_server_id")):
         made = await call_ok(client, f"create_{one}", {"mission_id": ids["mission_id"], "body": {"name": one}})
         ids[field] = made["data"][field]
-    fresh = (await call_ok(client, "start_run", {"mission_id": ids["mission_id"]}))["data"]
+    fresh = await call_ok(client, "start_run", {"mission_id": ids["mission_id"]})
     ids["fresh_run_id"] = fresh["run_id"]
-    paused = (await call_ok(client, "start_run", {"mission_id": ids["mission_id"]}))["data"]
+    paused = await call_ok(client, "start_run", {"mission_id": ids["mission_id"]})
     ids["paused_run_id"] = paused["run_id"]
     pref = {"mission_id": ids["mission_id"], "run_id": paused["run_id"]}
     await call_ok(client, "update_run", {**pref, "status": "running"})
@@ -146,7 +148,11 @@ async def test_tool_sends_the_contract_request_and_parses_the_answer(op, mode, c
     else:
         assert sent.headers["idempotency-key"]
 
+    jsonschema.validate(structured, op.output_schema)  # as clients check every result
     if op.result is None:
         assert Confirmation.model_validate(structured).ok is True
-    else:
+    elif op.answer_fields is None:
         op.result.model_validate(structured)
+    else:  # a write's receipt: exactly the fields it promises
+        items = structured["data"] if isinstance(structured.get("data"), list) else [structured]
+        assert items and all(list(item) == list(op.answer_fields) for item in items), structured

@@ -147,7 +147,7 @@ async def test_unknown_views_are_not_found_errors(missions: MissionsServer, mode
     async with Client(missions.server, mode=mode) as client:
         if "{mission}" in uri:
             mission = await call(client, "create_mission", name="m")
-            uri = uri.replace("{mission}", mission["data"]["mission_id"])
+            uri = uri.replace("{mission}", mission["mission_id"])
         with pytest.raises(MCPError) as raised:
             await client.read_resource(uri)
         assert message in str(raised.value) and "Resource not found" in str(raised.value)
@@ -159,8 +159,8 @@ async def test_events_view_shows_the_newest_page_and_points_to_older_ones(missio
     monkeypatch.setattr(views_module, "EVENTS_PAGE", 5)
     async with Client(missions.server, mode="auto") as client:
         mission = await call(client, "create_mission", name="paging")
-        mid = mission["data"]["mission_id"]
-        rid = (await call(client, "start_run", mission_id=mid))["data"]["run_id"]
+        mid = mission["mission_id"]
+        rid = (await call(client, "start_run", mission_id=mid))["run_id"]
         for i in range(1, 13):
             await call(client, "log_event", mission_id=mid, run_id=rid, type="message", summary=f"event {i}")
         base = f"missions://missions/{mid}/runs/{rid}/events"
@@ -186,8 +186,8 @@ async def test_completions(missions: MissionsServer, mode: str) -> None:
     run_template = _template("missions://missions/{mission_id}/runs/{run_id}/plan")
     async with Client(missions.server, mode=mode) as client:
         first = await run_script(client)
-        other = (await call(client, "create_mission", name="Rollback drill"))["data"]["mission_id"]
-        other_run = (await call(client, "start_run", mission_id=other))["data"]["run_id"]
+        other = (await call(client, "create_mission", name="Rollback drill"))["mission_id"]
+        other_run = (await call(client, "start_run", mission_id=other))["run_id"]
 
         async def values(ref: Any, name: str, value: str, **context: str) -> list[str]:
             result = await client.complete(ref, {"name": name, "value": value}, context or None)
@@ -283,7 +283,7 @@ async def test_modern_listener_hears_update_plan_step(missions: MissionsServer) 
         async with client.listen(resource_subscriptions=wanted) as subscription:
             await call(client, "update_plan_step", **ids, step_id="s4", status="skipped")
             assert await _next_uris(subscription, set(wanted)) == set(wanted)
-            other = (await call(client, "create_mission", name="elsewhere"))["data"]["mission_id"]
+            other = (await call(client, "create_mission", name="elsewhere"))["mission_id"]
             await call(client, "start_run", mission_id=other)  # changes nothing this stream asked for
             await call(client, "log_event", **ids, type="message", summary="again")
             assert await _next_uris(subscription, {session.uri("plan")}) <= set(wanted)
@@ -348,4 +348,4 @@ async def test_a_failing_notification_does_not_fail_the_tool_call(missions: Miss
         result = await client.call_tool("update_plan_step", {"mission_id": session.mission_id,
                                                              "run_id": session.run_id, "step_id": "s4",
                                                              "status": "skipped"})
-    assert not result.is_error and result.structured_content["data"]["status"] == "skipped"
+    assert not result.is_error and result.structured_content == {"status": "skipped"}

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -106,6 +106,8 @@ class Operation:
     """Part of the self-reporting flow an agent calls on every run (kept within a byte budget)."""
     hot: bool = False
     """Called on every step of an agent's work: the embedded API's router tries these routes first."""
+    answers: tuple[str, ...] = ()
+    """The fields of a write's receipt, when not what :attr:`answer_fields` derives."""
 
     def __post_init__(self) -> None:
         if self.method not in HTTP_METHODS:
@@ -174,8 +176,25 @@ class Operation:
         return schema
 
     @cached_property
+    def answer_fields(self) -> tuple[str, ...] | None:
+        """The fields of a write's receipt; ``None``: the whole answer (reads, untyped answers).
+
+        A model reads every byte of an answer, and after a write it needs only what it does not know
+        yet: the id of what it created (the first field of the object's model, unless the call named
+        it) and the ``status`` the write left. ``get_*`` tools return whole objects.
+        """
+        if self.read_only or self.result is None or "data" not in self.result.model_fields:
+            return None
+        if self.answers:
+            return self.answers
+        fields = tuple(_data_model(self.result).model_fields)
+        own_id = fields[0]
+        new = () if own_id in self.path_fields else (own_id,)
+        return (new + ("status",) if "status" in fields else new) or (own_id,)
+
+    @cached_property
     def output_schema(self) -> dict[str, Any]:
-        return output_schema(self.result or Confirmation)
+        return output_schema(self.result or Confirmation, keep=self.answer_fields)
 
     # -- what a successful call changes
 
@@ -199,6 +218,14 @@ class Operation:
     def changes_run_list(self) -> bool:
         """Changes which runs exist (what ``resources/list`` offers)."""
         return self.starts_run or (self.method == "DELETE" and self.path == _MISSION)
+
+
+def _data_model(envelope: type[BaseModel]) -> type[BaseModel]:
+    """The model of the object (or of each item) an envelope's ``data`` holds."""
+    annotation = envelope.model_fields["data"].annotation
+    item = get_args(annotation)[0] if get_origin(annotation) is list else annotation
+    assert isinstance(item, type) and issubclass(item, BaseModel), f"{envelope.__name__}.data is not a model"
+    return item
 
 
 # --------------------------------------------------------------------------- the table
@@ -365,7 +392,7 @@ OPERATIONS: tuple[Operation, ...] = (
         name="link_agent", title="Link agent", description="Link a Telnyx AI agent to a run.",
         toolset="agents", method="POST", path=_RUN + "/telnyx-agents",
         params=p.LinkAgentArgs, result=m.TelnyxAgentResponse,
-        operation_id="runs.telnyx_agents.link", status=201,
+        operation_id="runs.telnyx_agents.link", status=201, answers=("telnyx_agent_id",),
     ),
     Operation(
         name="unlink_agent", title="Unlink agent", description="Unlink a Telnyx AI agent from a run.",

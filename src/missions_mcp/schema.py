@@ -56,20 +56,15 @@ class _LeanSchema(GenerateJsonSchema):
 
 
 class _OutputSchema(GenerateJsonSchema):
-    """JSON Schema of a result: titles dropped, nullability kept (the API may answer ``null``).
-
-    A nullable scalar is written ``{"type": ["string", "null"]}`` rather than an ``anyOf`` of two
-    schemas: the same meaning, fewer bytes, and a client that validates every result against it
-    does less work (jsonschema's ``anyOf`` is its dearest keyword here)."""
+    """JSON Schema of a result: titles dropped; no ``null`` branch, because the server leaves a field
+    the API answers ``null`` out of the result (``tools.lean_answer``): absent, never null. Every
+    nullable field of the models has a default, so it is not required either."""
 
     def field_title_should_be_set(self, schema: Any) -> bool:
         return False
 
     def nullable_schema(self, schema: Any) -> Any:
-        inner = self.generate_inner(schema["schema"])
-        if isinstance(inner.get("type"), str) and set(inner) <= {"type", "format", "additionalProperties"}:
-            return {**inner, "type": [inner["type"], "null"]}
-        return super().nullable_schema(schema)
+        return self.generate_inner(schema["schema"])
 
     def default_schema(self, schema: Any) -> Any:
         out = super().default_schema(schema)
@@ -106,6 +101,20 @@ def tool_schema(model: type[BaseModel]) -> dict[str, Any]:
     return _schema(model, _LeanSchema, "validation")
 
 
-def output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The ``outputSchema`` of a tool: the response envelope as the API sends it."""
-    return _schema(model, _OutputSchema, "serialization")
+def output_schema(model: type[BaseModel], *, keep: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The ``outputSchema`` of a tool: the response envelope as the server answers it.
+
+    ``keep``: a write's receipt — these fields of the object in ``data``, at the top level, or of each
+    item when ``data`` is a list (then kept under ``data``); all of them present, nothing else.
+    """
+    schema = _schema(model, _OutputSchema, "serialization")
+    if keep is None:
+        return schema
+    data = schema["properties"]["data"]
+    item = data["items"] if data.get("type") == "array" else data
+    item["properties"] = {name: item["properties"][name] for name in keep}
+    item["required"] = list(keep)
+    item["additionalProperties"] = False
+    if item is data:
+        return item
+    return {"type": "object", "properties": {"data": data}, "required": ["data"], "additionalProperties": False}

@@ -48,7 +48,9 @@ Track multi-step work as missions and runs, and report your own progress so a pe
 3. write the plan with create_plan: step_id s1, s2, ..., sequence 1, 2, 3, ...;
 4. for each step: update_plan_step in_progress; log_event for tool calls, results, messages and errors,
    with its step_id; then update_plan_step completed, skipped or failed;
-5. finish with update_run: status succeeded + result_summary, or failed + error."""
+5. finish with update_run: status succeeded + result_summary, or failed + error.
+A write answers a receipt (the new id, the status it left); get_run, get_plan and the other get_* tools
+return whole objects."""
 """What the server teaches a model when every tool it names is enabled: each step works as written."""
 
 BUDGET_ALL = 16_000  # of which ~2.7 KB: the idempotency_key every write takes, so a retry is safe
@@ -146,7 +148,28 @@ def structured_result(op: Operation, result: ApiResult, what: str) -> dict[str, 
     except ValidationError as exc:
         logger.warning("%s: the API's answer does not match %s (%d problems); passed on as it is",
                        op.name, op.result.__name__, exc.error_count())
-    return data
+    return lean_answer(data, op.answer_fields)
+
+
+def lean_answer(body: dict[str, Any], keep: tuple[str, ...] | None) -> dict[str, Any]:
+    """An answer as the model reads it: ``null`` fields of the objects in ``data`` left out (absent says
+    the same in no bytes); a write's receipt when ``keep`` names its fields: those fields of the object,
+    at the top level, or of each item of a list, under ``data``."""
+    data = body.get("data")
+
+    def lean(item: Any) -> Any:
+        if not isinstance(item, dict):
+            return item
+        if keep is None:
+            return {k: v for k, v in item.items() if v is not None}
+        return {k: item[k] for k in keep if item.get(k) is not None}
+
+    if isinstance(data, list):
+        items = [lean(item) for item in data]
+        return {"data": items} if keep is not None else {**body, "data": items}
+    if isinstance(data, dict):
+        return lean(data) if keep is not None else {**body, "data": lean(data)}
+    return body
 
 
 class Tools:

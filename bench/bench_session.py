@@ -334,8 +334,8 @@ def table(session: list[CallBytes], tools: list[dict[str, Any]], starts: dict[st
     for tool in ("get_mission", "log_event"):
         local, api = runs[f"{tool} embedded"], runs[f"{tool} api"]
         for label, q in (("p50", 50), ("p99", 99)):
-            rows.append((f"tools/call `{tool}` {label}, {calls} calls", f"{local.pct(q):.2f} ms", f"{api.pct(q):.2f} ms",
-                         f"{floor.pct(q):.2f} ms",
+            rows.append((f"tools/call `{tool}` {label}, {calls} calls", f"{local.pct(q):.2f} ms",
+                         f"{api.pct(q):.2f} ms", f"{floor.pct(q):.2f} ms",
                          f"{local.pct(q) / floor.pct(q):.2f}× / {api.pct(q) / floor.pct(q):.2f}×"))
         rows.append((f"tools/call `{tool}` worst of {calls}", f"{max(local.latencies):.1f} ms",
                      f"{max(api.latencies):.1f} ms", f"{max(floor.latencies):.1f} ms", ""))
@@ -366,7 +366,7 @@ def main() -> None:
         }
         starts: dict[str, list[float]] = {name: [] for name in commands}
         try:
-            for name, (command, env) in commands.items():
+            for command, env in commands.values():
                 cold_start(command, env)  # once untimed: the OS file cache, .pyc files
             for _ in range(args.spawns):  # interleaved, so a busy moment costs all three alike
                 for name, (command, env) in commands.items():

@@ -4,10 +4,10 @@
     python bench/gc_probe.py REPORT SCRIPT.py [ARGS...]
 
 REPORT gets the process id on its first line, then one line per collection:
-``<time.monotonic() at its end> <generation> <pause in ms> <CPU ms of the thread>`` (on a busy machine
-the wall-clock pause includes time the process waited for a core; the CPU time does not). The line is written after the pause
-is measured, so it does not count in it; ``time.monotonic`` is the system-wide clock on Linux, so the
-benchmark can keep only the collections that fell inside its measured window.
+``<time.monotonic() at its end> <generation> <pause in ms> <CPU ms of the thread>`` (on a busy
+machine the wall-clock pause includes time the process waited for a core; the CPU time does not).
+The line is written after the pause is measured, so it does not count in it; ``time.monotonic`` is
+the system-wide clock on Linux, so the benchmark keeps only the collections inside its window.
 """
 
 from __future__ import annotations

@@ -75,8 +75,9 @@ async def test_agent_reports_its_own_work(mode, tmp_path):
         for step in ("write", "review"):
             await call_ok(c, "update_plan_step", {**ref, "step_id": step, "status": "in_progress"})
             await call_ok(c, "update_plan_step", {**ref, "step_id": step, "status": "completed"})
-        assert await call_ok(c, "update_run", {**ref, "status": "succeeded", "result_summary": "Report written: 3 pages.",
-                                               "result_payload": {"pages": 3}}) == {"status": "succeeded"}
+        finish = {**ref, "status": "succeeded", "result_summary": "Report written: 3 pages.",
+                  "result_payload": {"pages": 3}}
+        assert await call_ok(c, "update_run", finish) == {"status": "succeeded"}
         finished = (await call_ok(c, "get_run", ref))["data"]
         assert finished["status"] == "succeeded" and finished["finished_at"]
         assert finished["result_summary"] == "Report written: 3 pages." and finished["result_payload"] == {"pages": 3}

@@ -14,7 +14,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-from e2e import local_settings
 from mcp import Client
 from pydantic import BaseModel
 from standard_session import run_session
@@ -23,6 +22,8 @@ from missions_mcp.catalogue import BY_NAME, OPERATIONS, Operation
 from missions_mcp.client import ApiResult
 from missions_mcp.server import build_server
 from missions_mcp.tools import structured_result
+
+from e2e import local_settings
 
 CORE = ("list_missions", "create_mission", "start_run", "update_run", "create_plan", "add_plan_steps",
         "update_plan_step", "log_event", "get_plan", "get_run")

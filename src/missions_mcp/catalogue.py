@@ -190,7 +190,7 @@ class Operation:
         fields = tuple(_data_model(self.result).model_fields)
         own_id = fields[0]
         new = () if own_id in self.path_fields else (own_id,)
-        return (new + ("status",) if "status" in fields else new) or (own_id,)
+        return ((*new, "status") if "status" in fields else new) or (own_id,)
 
     @cached_property
     def output_schema(self) -> dict[str, Any]:

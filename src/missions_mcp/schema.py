@@ -116,5 +116,5 @@ def output_schema(model: type[BaseModel], *, keep: tuple[str, ...] | None = None
     item["required"] = list(keep)
     item["additionalProperties"] = False
     if item is data:
-        return item
+        return dict(item)
     return {"type": "object", "properties": {"data": data}, "required": ["data"], "additionalProperties": False}

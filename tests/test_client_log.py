@@ -25,7 +25,7 @@ async def _session(mode: str, tmp_path, level: str | None) -> list[tuple[str, st
         if mode == "legacy" and level:
             await client.set_logging_level(level)
         made = await client.call_tool("create_mission", {"name": "logged"})
-        await client.call_tool("get_mission", {"mission_id": made.structured_content["data"]["mission_id"]})
+        await client.call_tool("get_mission", {"mission_id": made.structured_content["mission_id"]})
         await client.call_tool("get_mission", {"mission_id": MISSING})
     await missions.aclose()
     return received

@@ -26,8 +26,8 @@ async def client(tmp_path: Any, mode: str) -> Any:
 
 
 async def _run(client: Any, name: str = "m") -> dict[str, str]:
-    mission_id = (await call(client, "create_mission", name=name))["data"]["mission_id"]
-    run_id = (await call(client, "start_run", mission_id=mission_id))["data"]["run_id"]
+    mission_id = (await call(client, "create_mission", name=name))["mission_id"]
+    run_id = (await call(client, "start_run", mission_id=mission_id))["run_id"]
     return {"mission_id": mission_id, "run_id": run_id}
 
 
@@ -65,7 +65,7 @@ async def test_an_unknown_tool_is_answered_by_meaning(client: Any, guess: str, m
 
 async def test_a_run_of_another_mission_says_whose_it_is(client: Any) -> None:
     ids = await _run(client, "first")
-    other = (await call(client, "create_mission", name="second"))["data"]["mission_id"]
+    other = (await call(client, "create_mission", name="second"))["mission_id"]
     text = await _error(client, "get_run", {"mission_id": other, "run_id": ids["run_id"]})
     assert f"belongs to mission {ids['mission_id']}" in text and "that mission_id" in text
 

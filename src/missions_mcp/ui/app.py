@@ -421,9 +421,9 @@ def create_app(ui: UI, *, on_close: Callable[[], Awaitable[None]] | None = None,
         try:
             yield
         finally:
-            ui.feed.close()
             if on_close is not None:
                 await on_close()
+            ui.feed.close()
 
     middleware = []
     if allowed_hosts:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from ..config import Settings
 if TYPE_CHECKING:
     from .feed import ChangeFeed
 
-__all__ = ["COMMANDS", "add_commands", "attach", "open_backend", "run_command"]
+__all__ = ["COMMANDS", "Backend", "add_commands", "attach", "open_backend", "run_command"]
 
 logger = logging.getLogger("missions_mcp")
 
@@ -89,20 +90,44 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(backend=args.backend, base_url=args.base_url, db_path=args.db, timeout=args.timeout)
 
 
-def open_backend(settings: Settings, poll_interval: float = REMOTE_INTERVAL) -> tuple[Any, ChangeFeed, str]:
-    """The client, the change feed and a description of the Missions API these settings choose."""
+@dataclass
+class Backend:
+    """What the commands read: the client, the change feed, a description (no secret in it), and
+    what to close at the end."""
+
+    client: Any
+    feed: ChangeFeed
+    where: str
+    store: Any = None
+
+    async def aclose(self) -> None:
+        self.feed.close()
+        await self.client.aclose()
+        if self.store is not None:
+            self.store.close()
+
+
+def open_backend(settings: Settings, poll_interval: float = REMOTE_INTERVAL) -> Backend:
+    """The Missions API these settings choose, as the MCP server would: on the embedded one the
+    store is opened here (a SQLite file or a PostgreSQL URL) so that its change marker tells the
+    views of commits by any process; a remote API is polled every ``poll_interval`` seconds."""
     from ..client import MissionsClient
-    from .feed import DataVersionFeed, PollingFeed
+    from .feed import PollingFeed, feed_for_store
 
-    client = MissionsClient(settings)
     if settings.resolved_backend == "local":
-        from ..local import db_target, describe_target
+        import httpx
 
-        db = db_target(settings.db_path)
-        feed = PollingFeed(poll_interval) if isinstance(db, str) else DataVersionFeed(db)  # str: a database URL
-        return client, feed, f"the embedded Missions API (database {describe_target(db)})"
-    feed = PollingFeed(poll_interval)
-    return client, feed, f"the Missions API at {settings.resolved_base_url} (checked every {poll_interval:g} s)"
+        from ..local import db_target, describe_target
+        from ..local.app import create_app
+        from ..local.store import open_store
+
+        target = db_target(settings.db_path)
+        store = open_store(target)
+        client = MissionsClient(settings, transport=httpx.ASGITransport(app=create_app(store)))
+        return Backend(client, feed_for_store(store), f"the embedded Missions API (database {describe_target(target)})",
+                       store)
+    return Backend(MissionsClient(settings), PollingFeed(poll_interval),
+                   f"the Missions API at {settings.resolved_base_url} (checked every {poll_interval:g} s)")
 
 
 def attach(app: Any, store: Any) -> None:
@@ -152,9 +177,10 @@ async def _terminal(args: argparse.Namespace, settings: Settings) -> int:
     from .reads import Reader
     from .terminal import list_runs, show_run
 
-    client, feed, _ = open_backend(settings, args.poll_interval)
+    backend = open_backend(settings, args.poll_interval)
+    feed = backend.feed
     try:
-        reader = Reader(client)
+        reader = Reader(backend.client)
         if args.command == "runs":
             if not 1 <= args.page_size <= 1000 or args.page < 1:
                 return _fail("--page must be at least 1 and --page-size between 1 and 1000")
@@ -171,9 +197,8 @@ async def _terminal(args: argparse.Namespace, settings: Settings) -> int:
     except MissionsError as exc:
         return _fail(" ".join(str(exc).split()))
     finally:
-        feed.close()
         with anyio.CancelScope(shield=True):
-            await client.aclose()
+            await backend.aclose()
 
 
 def _serve_ui(args: argparse.Namespace, settings: Settings) -> int:
@@ -186,13 +211,13 @@ def _serve_ui(args: argparse.Namespace, settings: Settings) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    client, feed, where = open_backend(settings, args.poll_interval)
-    ui = UI(Reader(client), feed, backend=where)
+    backend = open_backend(settings, args.poll_interval)
+    ui = UI(Reader(backend.client), backend.feed, backend=backend.where)
     loopback = args.host in ("127.0.0.1", "localhost", "::1")
     hosts = ["127.0.0.1", "localhost", "::1", "[::1]"] if loopback else None
-    app = create_app(ui, on_close=client.aclose, allowed_hosts=hosts)
+    app = create_app(ui, on_close=backend.aclose, allowed_hosts=hosts)
     shown = f"[{args.host}]" if ":" in args.host else args.host
-    logger.info("the page of %s on http://%s:%d/", where, shown, args.port)
+    logger.info("the page of %s on http://%s:%d/", backend.where, shown, args.port)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level.lower(), access_log=False,
                             log_config=None, timeout_graceful_shutdown=2)
     _server(config, ui).run()

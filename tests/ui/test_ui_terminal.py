@@ -179,3 +179,28 @@ def test_the_wheel_carries_the_templates_and_static_files(tmp_path: Path):
     shipped = {f"missions_mcp/ui/{p.relative_to(package).as_posix()}" for folder in ("templates", "static")
                for p in (package / folder).iterdir()}
     assert shipped and shipped <= names
+
+
+async def test_follow_on_postgresql_hears_another_process_through_listen_notify(postgres_url: str):
+    from conftest import Agent
+
+    agent = Agent(postgres_url)  # type: ignore[arg-type]
+    try:
+        ids = await agent.run(await agent.mission("On PostgreSQL"))
+        await agent.call("update_run", **ids, status="running")
+        proc, lines = _follow(["show", ids["run_id"], "--db", postgres_url, "--follow"])
+        try:
+            await _until(lines, "following; Ctrl-C to stop")
+            await agent.call("log_event", **ids, type="message", summary="written by another process")
+            await _until(lines, "written by another process")
+            await agent.call("update_run", **ids, status="succeeded", result_summary="done")
+            with anyio.fail_after(TIMEOUT):
+                while proc.poll() is None:  # noqa: ASYNC110 - a child process
+                    await anyio.sleep(0.05)
+            assert proc.returncode == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(TIMEOUT)
+    finally:
+        await agent.aclose()

@@ -58,9 +58,10 @@ async def stdio_agent(db: Path) -> AsyncIterator[Any]:
 
 
 async def tool(client: Any, tool_name: str, /, **arguments: Any) -> Any:
+    """A tool call that must succeed; its structured answer (a write's receipt: the new id, the status)."""
     result = await client.call_tool(tool_name, arguments)
     assert not result.is_error, result.content[0].text
-    return (result.structured_content or {}).get("data")
+    return result.structured_content
 
 
 async def watch(browser: Any, url: str, width: int = 1366, height: int = 900) -> Any:

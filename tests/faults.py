@@ -328,7 +328,7 @@ async def run_scenario(session: Client, api: httpx.AsyncClient, counts: Counts, 
 
     for i in range(counts.create_mission):
         check(missions[f"made {tag} {i}"], f"mission {i}")
-        if answers[("create_mission", i)]["data"]["mission_id"] != by_name.get(f"made {tag} {i}"):
+        if answers[("create_mission", i)]["mission_id"] != by_name.get(f"made {tag} {i}"):
             wrong.append(f"create_mission {i} answered another mission than the one stored")
     for i in range(counts.start_run):
         check(runs[i], f"run {i}")
@@ -336,7 +336,7 @@ async def run_scenario(session: Client, api: httpx.AsyncClient, counts: Counts, 
         check(steps[f"a{i}"], f"step a{i}")
     for i in range(counts.log_event):
         check(by_summary[f"event {i}"], f"event {i}")
-        if answers[("log_event", i)]["data"]["event_id"] != event_ids.get(f"event {i}"):
+        if answers[("log_event", i)]["event_id"] != event_ids.get(f"event {i}"):
             wrong.append(f"log_event {i} answered another event than the one stored")
     for i, gone in enumerate(doomed):
         if await truth.exists(gone):

@@ -150,7 +150,7 @@ async def test_client_with_the_token_works_and_its_header_never_reaches_the_api(
                 Client(streamable_http_client(mcp.base + "/mcp", http_client=http), mode=mode) as client:
             made = await client.call_tool("create_mission", {"name": "through two layers of auth"})
             assert not made.is_error, made.content
-            mission_id = made.structured_content["data"]["mission_id"]
+            mission_id = made.structured_content["mission_id"]
             missing = await client.call_tool("get_mission", {"mission_id": "00000000-0000-4000-8000-000000000000"})
             assert missing.is_error
             everything = [made.model_dump_json(), missing.model_dump_json()]

@@ -314,3 +314,44 @@ async def test_screenshot_of_a_run_page(browser, ui, db, agent, tmp_path):
             (ROOT / "docs").mkdir(exist_ok=True)
             (ROOT / "docs" / f"ui-run-{name}.png").write_bytes(path.read_bytes())
         await page.close()
+
+
+async def test_a_reconnecting_stream_resumes_from_its_last_event_id(ui, agent):
+    """What the browser's EventSource does after a lost connection: it sends the last id it saw; the
+    page sends nothing until something changed since, and a stale id gets the current state at once."""
+    import re
+
+    import httpx
+
+    ids = await agent.run(await agent.mission())
+    path = f"/missions/{ids['mission_id']}/runs/{ids['run_id']}"
+    async with httpx.AsyncClient(base_url=ui, timeout=30) as http:
+        html = (await http.get(path)).text
+        digest = re.search(r'data-digest="([0-9a-f]+)"', html).group(1)
+
+        async def first_update(last_id: str) -> tuple[str, dict[str, Any]]:
+            async with http.stream("GET", "/live" + path, headers={"Last-Event-ID": last_id}) as stream:
+                event_id = ""
+                async for line in stream.aiter_lines():
+                    if line.startswith("id: "):
+                        event_id = line[4:]
+                    if line.startswith("data: ") and event_id:
+                        return event_id, json.loads(line[6:])
+            raise AssertionError("the stream ended")
+
+        async with anyio.create_task_group() as tg:
+            got: list[tuple[str, dict[str, Any]]] = []
+
+            async def listen() -> None:
+                got.append(await first_update(digest))
+
+            tg.start_soon(listen)
+            await anyio.sleep(1.0)  # connected, and told nothing: the browser is up to date
+            assert got == []
+            await agent.call("log_event", **ids, type="message", summary="said after the reconnect")
+        event_id, data = got[0]
+        assert event_id != digest and "said after the reconnect" in data["regions"]["timeline"]
+        assert set(data["regions"]) == {"summary", "timeline"}  # the plan and agents did not change
+
+        stale_id, stale = await first_update(digest)  # an id from before that event: caught up at once
+        assert stale_id == event_id and "said after the reconnect" in stale["regions"]["timeline"]

@@ -357,6 +357,10 @@ class UI:
                     except MissionsError as exc:
                         yield ServerSentEvent(json.dumps({"message": str(exc)}), event="problem")
                     else:
+                        if page.digest == since and not sent:
+                            # The browser has this very state (its page, or the update it saw last):
+                            # later updates need carry only what differs from it.
+                            sent.update((name, hash(html)) for name, html in self.render_regions(page).items())
                         if page.digest != since:
                             since = page.digest
                             # Only the regions that changed: a new event need not resend a plan of 2,000 steps.

@@ -70,6 +70,10 @@ async def test_show_prints_the_plan_and_the_latest_events(db: Path, agent):
     assert data["run"]["status"] == "failed" and [s["step_id"] for s in data["steps"]] == ["s1", "s2", "s3"]
     assert data["failure_reasons"] == {"s2": "migration 42 timed out"}
 
+    unusable = command("runs", "--db", "/proc/no-such-dir/missions.db")
+    assert unusable.returncode == 2 and unusable.stderr.startswith("missions-mcp: cannot open the database: ")
+    assert len(unusable.stderr.strip().splitlines()) == 1
+
     missing = command("show", "0000", "--db", str(db))
     assert missing.returncode == 1 and missing.stderr.strip() == "missions-mcp: no run with id '0000'"
     assert "Traceback" not in missing.stderr

@@ -158,26 +158,33 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             raise ValueError("--poll-interval must be a positive number of seconds")
     except ValueError as exc:
         parser.exit(2, f"missions-mcp: {exc}\n")
+    import sqlite3
+
+    from ..local import StoreUnavailable
+
+    try:
+        backend = open_backend(settings, args.poll_interval)
+    except (StoreUnavailable, OSError, sqlite3.Error) as exc:
+        parser.exit(2, f"missions-mcp: cannot open the database: {' '.join(str(exc).split())}\n")
     if args.command == "ui":
-        return _serve_ui(args, settings)
+        return _serve_ui(args, backend)
     import anyio
 
     try:
-        return anyio.run(_terminal, args, settings)
+        return anyio.run(_terminal, args, backend)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `missions-mcp runs | head`
         return 0
 
 
-async def _terminal(args: argparse.Namespace, settings: Settings) -> int:
+async def _terminal(args: argparse.Namespace, backend: Backend) -> int:
     import anyio
 
     from ..errors import MissionsError
     from .reads import Reader
     from .terminal import list_runs, show_run
 
-    backend = open_backend(settings, args.poll_interval)
     feed = backend.feed
     try:
         reader = Reader(backend.client)
@@ -201,7 +208,7 @@ async def _terminal(args: argparse.Namespace, settings: Settings) -> int:
             await backend.aclose()
 
 
-def _serve_ui(args: argparse.Namespace, settings: Settings) -> int:
+def _serve_ui(args: argparse.Namespace, backend: Backend) -> int:
     import uvicorn
 
     from .app import UI, create_app
@@ -211,7 +218,6 @@ def _serve_ui(args: argparse.Namespace, settings: Settings) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    backend = open_backend(settings, args.poll_interval)
     ui = UI(Reader(backend.client), backend.feed, backend=backend.where)
     loopback = args.host in ("127.0.0.1", "localhost", "::1")
     hosts = ["127.0.0.1", "localhost", "::1", "[::1]"] if loopback else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 import pytest
 
@@ -59,3 +60,31 @@ def test_a_failed_migration_leaves_the_database_as_it_was(tmp_path, monkeypatch)
         Store(db)
     monkeypatch.undo()
     assert Store(db).schema_version == len(MIGRATIONS)
+
+
+def test_stores_opening_a_new_file_at_once_all_migrate_it(tmp_path):
+    """Each on its own connection, as separate processes would be (the slow suite starts real ones)."""
+    db = tmp_path / "new.db"
+    opened: list[Store] = []
+    failures: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            opened.append(Store(db))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == [] and len(opened) == 8
+    assert {store.schema_version for store in opened} == {len(MIGRATIONS)}
+    for n, store in enumerate(opened):
+        missions.create_mission(store, KEY, {"name": f"m{n}"})
+    assert missions.list_missions(opened[0], KEY, 1, 20)["meta"]["total_results"] == 8
+    for store in opened:
+        store.close()

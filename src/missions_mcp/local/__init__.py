@@ -1,4 +1,5 @@
-"""The embedded Missions API: the whole REST contract (``openapi.yaml``) served from SQLite.
+"""The embedded Missions API: the whole REST contract (``openapi.yaml``) served from a store —
+SQLite by default, PostgreSQL for a team (``store.py`` says how an engine plugs in).
 
     create_app(db_path)   the FastAPI app (in process: ``httpx.ASGITransport(app=create_app(...))``)
     serve(host, port, db_path)   run it with uvicorn (``missions-mcp api``)

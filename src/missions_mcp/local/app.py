@@ -42,7 +42,7 @@ def create_app(db_path: str | os.PathLike[str] | Store = ":memory:", *, page: bo
     app = FastAPI(
         title="Telnyx AI Missions API (embedded)",
         version=__version__,
-        description="The Missions API served locally from SQLite by missions-mcp.",
+        description="The Missions API served by missions-mcp from its own store.",
         lifespan=lifespan,
         # FastAPI's /docs and /redoc load their scripts from a CDN (a blank page offline): off.
         # The contract stays at /openapi.json; the page at / shows the data.

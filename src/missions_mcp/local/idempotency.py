@@ -33,6 +33,8 @@ __all__ = ["MAX_KEY_LENGTH", "TTL_SECONDS", "Claim", "Replay", "claim_of", "perf
 TTL_SECONDS = 24 * 3600
 MAX_KEY_LENGTH = 255
 _PURGE_EVERY = 60.0
+_swept = [0.0]
+"""When this process last dropped the records older than the TTL (one sweep a minute at most)."""
 
 
 @dataclass(frozen=True)
@@ -75,20 +77,16 @@ def claim_of(method: str, path: str, key: str | None, body: bytes) -> Claim | No
     return Claim(method, path, key, request_hash(body))
 
 
-_last_purge = 0.0
-
-
 def perform(store: Store, key: str, claim: Claim, status: int, fn: Callable[..., Any], args: tuple[Any, ...],
             render: Callable[[Any], bytes]) -> bytes:
     """Runs ``fn(store, key, *args)`` under ``claim`` and returns its rendered answer, or raises
     :class:`Replay` / :class:`Conflict` when the key was used before. Runs inside :meth:`Store.run`."""
-    global _last_purge
     now = time.time()
     ident = (claim.method, claim.path, claim.key)
     with store.atomic(key) as tx:
-        if now - _last_purge > _PURGE_EVERY:
+        if now - _swept[0] > _PURGE_EVERY:
             tx.execute("DELETE FROM idempotency WHERE created_at < ?", (now - TTL_SECONDS,))
-            _last_purge = now
+            _swept[0] = now
         where = "tenant = ? AND method = ? AND path = ? AND key = ?"
         tx.execute(f"DELETE FROM idempotency WHERE {where} AND created_at < ?", (tx.tenant, *ident, now - TTL_SECONDS))
         claimed = tx.execute(

@@ -195,8 +195,8 @@ async def test_the_note_reaches_the_model_and_the_repeat_with_its_key_is_answere
         repeated = await session.call_tool("create_mission", {"name": "Once", "idempotency_key": key})
         again = await session.call_tool("create_mission", {"name": "Once", "idempotency_key": key})
         listed = await session.call_tool("list_missions", {})
-        mission_id = repeated.structured_content["data"]["mission_id"]
-        assert again.structured_content["data"]["mission_id"] == mission_id
+        mission_id = repeated.structured_content["mission_id"]
+        assert again.structured_content["mission_id"] == mission_id
         assert [m["mission_id"] for m in listed.structured_content["data"]] == [mission_id]
 
         lose["on"] = True
@@ -294,14 +294,15 @@ async def test_a_valid_call_at_the_limits_is_stored(tmp_path):
     missions = build_server(Settings(backend="local", db_path=tmp_path / "m.db"))
     async with connect(missions, "auto") as session:
         mission = await call_ok(session, "create_mission", {"name": "n" * 500, "idempotency_key": "~" * 255})
-        ref = {"mission_id": mission["data"]["mission_id"]}
+        ref = {"mission_id": mission["mission_id"]}
         run = await call_ok(session, "start_run", ref)
-        ref["run_id"] = run["data"]["run_id"]
+        ref["run_id"] = run["run_id"]
         payload = {"b": "x" * (MAX_OBJECT_BYTES - 100)}
         event = await call_ok(
             session, "log_event", {**ref, "type": "message", "summary": "s" * MAX_SUMMARY, "payload": payload}
         )
-        assert event["data"]["payload"] == payload
+        stored = await call_ok(session, "get_event", {**ref, "event_id": event["event_id"]})
+        assert stored["data"]["payload"] == payload
         assert "summary" in await call_error(
             session, "log_event", {**ref, "type": "message", "summary": "s" * (MAX_SUMMARY + 1)}
         )

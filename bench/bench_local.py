@@ -59,8 +59,13 @@ def seed(db: Path, count: int) -> tuple[str, str, float]:
     return mission_id, run_id, bare_rate
 
 
-async def log_rate(port: int, mission_id: str, run_id: str, clients: int, per_client: int) -> float:
+async def log_rate(
+    port: int, mission_id: str, run_id: str, clients: int, per_client: int, keyed: bool = False
+) -> float:
     """Events a second, ``clients`` keep-alive connections each logging ``per_client`` events in turn.
+
+    ``keyed``: each request carries an ``Idempotency-Key`` header, as the MCP client's writes do
+    (the API claims it and stores the answer in the write's transaction).
 
     The load comes from plain asyncio streams with the request bytes written out: a Python HTTP
     client would spend more CPU per request than the server does, on the same two cores, and the
@@ -73,8 +78,9 @@ async def log_rate(port: int, mission_id: str, run_id: str, clients: int, per_cl
         try:
             for i in range(per_client):
                 body = json.dumps({"type": "message", "summary": f"c{n} e{i}", "agent_id": f"c{n}"}).encode()
+                key = f"Idempotency-Key: {keyed}-{n}-{i}-{time.monotonic_ns()}\r\n".encode() if keyed else b""
                 writer.write(b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+                             + key + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
                 await writer.drain()
                 head = await reader.readuntil(b"\r\n\r\n")
                 status = int(head.split(b" ", 2)[1])
@@ -131,8 +137,11 @@ async def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
             fresh = (await http.post(f"/ai/missions/{mission_id}/runs", json={})).json()["data"]["run_id"]
         one = await log_rate(port, mission_id, fresh, 1, args.events)
         eight = await log_rate(port, mission_id, fresh, 8, args.events // 8)
+        one_keyed = await log_rate(port, mission_id, fresh, 1, args.events, keyed=True)
         rows.append(("bare store log_event, in process (baseline)", f"{bare_rate:,.0f} events/s"))
         rows.append(("log_event over HTTP, 1 client", f"{one:,.0f} events/s ({one / bare_rate:.2f}× bare)"))
+        rows.append(("log_event over HTTP, 1 client, each with an Idempotency-Key",
+                     f"{one_keyed:,.0f} events/s ({one_keyed / one:.2f}× without)"))
         rows.append(("log_event over HTTP, 8 concurrent clients",
                      f"{eight:,.0f} events/s ({eight / bare_rate:.2f}× bare)"))
 

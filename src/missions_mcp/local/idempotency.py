@@ -88,11 +88,13 @@ def perform(store: Store, key: str, claim: Claim, status: int, fn: Callable[...,
             tx.execute("DELETE FROM idempotency WHERE created_at < ?", (now - TTL_SECONDS,))
             _swept[0] = now
         where = "tenant = ? AND method = ? AND path = ? AND key = ?"
-        tx.execute(f"DELETE FROM idempotency WHERE {where} AND created_at < ?", (tx.tenant, *ident, now - TTL_SECONDS))
+        # A claim: a new row, or one that replaces an expired record; 0 rows when the key is held.
         claimed = tx.execute(
             "INSERT INTO idempotency (tenant, method, path, key, request_hash, status, body, created_at)"
-            " VALUES (?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT DO NOTHING",
-            (tx.tenant, *ident, claim.request_hash, b"", now),
+            " VALUES (?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (tenant, method, path, key) DO UPDATE SET"
+            " request_hash = excluded.request_hash, status = 0, body = excluded.body, created_at = excluded.created_at"
+            " WHERE idempotency.created_at < ?",
+            (tx.tenant, *ident, claim.request_hash, b"", now, now - TTL_SECONDS),
         ).rowcount
         if not claimed:
             stored = tx.one(f"SELECT request_hash, status, body FROM idempotency WHERE {where}", (tx.tenant, *ident))

@@ -148,3 +148,12 @@ def test_latest_compares_times_not_text_across_shapes():
               "2026-01-01T11:00:00+02:00", "2026-01-01T10:00:00.400000Z"]
     assert f.latest(stamps) == "2026-01-01T10:00:00.5+00:00"
     assert f.latest([None, ""]) is None
+
+
+def test_the_page_is_not_served_beyond_loopback_unless_asked(capsys):
+    from missions_mcp.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["ui", "--host", "0.0.0.0", "--db", "/nonexistent/never-opened.db"])
+    assert stopped.value.code == 2
+    assert "--public" in capsys.readouterr().err

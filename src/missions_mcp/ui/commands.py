@@ -63,6 +63,9 @@ def add_commands(sub: Any) -> None:
                                     "API the MCP server would use (the embedded database by default).")
     ui.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     ui.add_argument("--port", type=int, default=UI_PORT, help=f"port (default {UI_PORT})")
+    ui.add_argument("--public", action="store_true",
+                    help="allow a --host beyond loopback: the page has no sign-in, so anyone who can reach the "
+                         "address reads every run (prefer an SSH tunnel)")
     ui.add_argument("--log-level", default="INFO")
     _backend_options(ui)
 
@@ -146,6 +149,17 @@ def attach(app: Any, store: Any) -> None:
     app.router.routes.extend(ui.routes())
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _fail(message: str) -> int:
     sys.stderr.write(f"missions-mcp: {message}\n")
     return 1
@@ -156,6 +170,9 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         settings = _settings(args)
         if args.poll_interval <= 0:
             raise ValueError("--poll-interval must be a positive number of seconds")
+        if args.command == "ui" and not _loopback(args.host) and not args.public:
+            raise ValueError(f"--host {args.host} would show every run to anyone who can reach it, and the page "
+                             "has no sign-in: keep 127.0.0.1 (reach it through an SSH tunnel), or pass --public")
     except ValueError as exc:
         parser.exit(2, f"missions-mcp: {exc}\n")
     import sqlite3
@@ -219,8 +236,7 @@ def _serve_ui(args: argparse.Namespace, backend: Backend) -> int:
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
     ui = UI(Reader(backend.client), backend.feed, backend=backend.where)
-    loopback = args.host in ("127.0.0.1", "localhost", "::1")
-    hosts = ["127.0.0.1", "localhost", "::1", "[::1]"] if loopback else None
+    hosts = ["127.0.0.1", "localhost", "::1", "[::1]"] if _loopback(args.host) else None
     app = create_app(ui, on_close=backend.aclose, allowed_hosts=hosts)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     logger.info("the page of %s on http://%s:%d/", backend.where, shown, args.port)

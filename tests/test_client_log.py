@@ -34,7 +34,7 @@ async def _session(mode: str, tmp_path, level: str | None) -> list[tuple[str, st
 async def test_legacy_default_level_is_info(tmp_path):
     received = await _session("legacy", tmp_path, None)
     assert [level for level, _ in received] == ["info", "warning"]
-    assert received[0][1].startswith("create_mission: ")
+    assert received[0][1] == "create_mission done"
     assert received[1][1].startswith("get_mission failed: ") and MISSING in received[1][1]
 
 

@@ -269,6 +269,7 @@ class MissionsClient:
         self._sleep = sleep
         self._event_hooks = dict(event_hooks or {})
         self._http: httpx.AsyncClient | None = None
+        self._embedded_store: Any = None
         self._lock = anyio.Lock()
         self._backoff = wait_exponential_jitter(multiplier=0.5, max=8.0, jitter=0.5)
 
@@ -297,7 +298,9 @@ class MissionsClient:
         if transport is None and s.resolved_backend == "local":
             from .local import create_app, db_target
 
-            transport = httpx.ASGITransport(app=create_app(db_target(s.db_path)))
+            app = create_app(db_target(s.db_path))
+            self._embedded_store = app.state.store  # ASGI has no lifespan here: aclose() closes it
+            transport = httpx.ASGITransport(app=app)
         return httpx.AsyncClient(
             base_url=s.resolved_base_url,
             headers=headers,
@@ -312,6 +315,9 @@ class MissionsClient:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        store, self._embedded_store = self._embedded_store, None
+        if store is not None:
+            store.close()
 
     # -- calls
 

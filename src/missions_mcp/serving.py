@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SHUTDOWN_GRACE",
+    "Draining",
     "HttpProtection",
     "MemoryEventStore",
     "http_protection",
@@ -260,13 +261,59 @@ async def _stop_on_signal(stop: Callable[[int], None]) -> None:
         await anyio.sleep_forever()
 
 
-async def _run_uvicorn(server: uvicorn.Server) -> None:
-    def stop(signum: int) -> None:
-        if server.should_exit:
-            server.force_exit = True  # a second signal: stop waiting for calls in flight
-        server.should_exit = True
+class Draining:
+    """ASGI middleware that knows the requests in flight, so a shutdown waits for calls, not for streams.
 
+    On streamable HTTP a call is a POST, answered when the call ends; a GET is a stream of
+    notifications that ends only when the client leaves. :meth:`drain` waits up to ``grace`` seconds
+    for the calls, then ends the streams, so the server exits as soon as the calls are done.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+        self._calls = 0
+        self._idle = anyio.Event()
+        self._idle.set()
+        self._streams: set[anyio.CancelScope] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+        elif scope["method"] == "GET":
+            with anyio.CancelScope() as stream:
+                self._streams.add(stream)
+                try:
+                    await self.app(scope, receive, send)
+                finally:
+                    self._streams.discard(stream)
+        else:
+            if self._calls == 0:
+                self._idle = anyio.Event()
+            self._calls += 1
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self._calls -= 1
+                if self._calls == 0:
+                    self._idle.set()
+
+    async def drain(self, grace: float) -> None:
+        with anyio.move_on_after(grace):
+            await self._idle.wait()
+        for stream in list(self._streams):
+            stream.cancel()
+
+
+async def _run_uvicorn(server: uvicorn.Server, draining: Draining | None = None) -> None:
     async with anyio.create_task_group() as tg:
+
+        def stop(signum: int) -> None:
+            if server.should_exit:
+                server.force_exit = True  # a second signal: stop waiting for calls in flight
+            server.should_exit = True  # no new connections; uvicorn waits up to SHUTDOWN_GRACE for the rest
+            if draining is not None:
+                tg.start_soon(draining.drain, SHUTDOWN_GRACE)
+
         tg.start_soon(_stop_on_signal, stop)
         await server.serve()
         tg.cancel_scope.cancel()
@@ -292,15 +339,17 @@ async def _serve_stdio(missions: MissionsServer) -> None:
 
 
 async def _serve_http(missions: MissionsServer, settings: Settings, protection: HttpProtection) -> None:
+    draining = None
+    app: ASGIApp
     if settings.transport == "streamable-http":
-        app = streamable_http_app(missions.server, protection)
+        app = draining = Draining(streamable_http_app(missions.server, protection))
     else:
-        app = sse_app(missions.server, protection)
+        app = sse_app(missions.server, protection)  # calls are answered on the GET stream: all wait the grace
     logger.info("MCP over %s at %s (%s)", settings.transport, protection.endpoint, describe(protection.auth))
     # h11, not httptools: httptools keeps trailing spaces in header values, and the SDK compares
     # headers such as Mcp-Name exactly against the body.
     server = _uvicorn_server(app, host=settings.host, port=settings.port, log_level=settings.log_level, http="h11")
-    await _run_uvicorn(server)
+    await _run_uvicorn(server, draining)
 
 
 async def serve(settings: Settings, protection: HttpProtection | None = None) -> None:

@@ -208,7 +208,9 @@ class Tools:
         if self._after_call is not None:
             await self._after_call(op, args, result)
         if self._log is not None:
-            await self._log(ctx, "debug" if op.read_only else "info", f"{op.name}: {describe_target(op, args)}")
+            target = describe_target(op, args)
+            await self._log(ctx, "debug" if op.read_only else "info",
+                            f"{op.name} done" if target == op.name else f"{op.name} done: {target}")
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=_dump(structured))], structured_content=structured
         )

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from . import models as m
 from . import params as p
-from .schema import output_schema, tool_schema
+from .schema import confirmation_schema, output_schema, tool_schema
 
 __all__ = [
     "Operation",
@@ -194,7 +194,9 @@ class Operation:
 
     @cached_property
     def output_schema(self) -> dict[str, Any]:
-        return output_schema(self.result or Confirmation, keep=self.answer_fields)
+        if self.result is None:
+            return confirmation_schema(Confirmation)
+        return output_schema(self.result, keep=self.answer_fields)
 
     # -- what a successful call changes
 

@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import mcp_types as types
+from mcp.shared.exceptions import MCPError
 
 from . import render as r
 from .client import MissionsClient
 from .errors import MissionsError
-from .resources import fetch, fetch_page
+from .resources import SHAPE_MESSAGE, UNEXPECTED_SHAPE, fetch, fetch_page
 
 __all__ = ["Completions", "MAX_COMPLETIONS"]
 
@@ -34,6 +35,10 @@ class Completions:
         except MissionsError as exc:
             logger.info("completion of %s failed: %s", params.argument.name, type(exc).__name__)
             values = []
+        except UNEXPECTED_SHAPE as exc:
+            logger.warning("completion of %s: unexpected answer: %s", params.argument.name, type(exc).__name__)
+            message = f"Could not complete {params.argument.name}: {SHAPE_MESSAGE}"
+            raise MCPError(types.INTERNAL_ERROR, message) from None
         return types.CompleteResult(completion=types.Completion(
             values=values[:MAX_COMPLETIONS], total=len(values), has_more=len(values) > MAX_COMPLETIONS))
 

@@ -41,6 +41,8 @@ __all__ = [
     "RECENT_RUNS_URI",
     "RECENT_EVENTS_URI",
     "EVENTS_PAGE",
+    "UNEXPECTED_SHAPE",
+    "SHAPE_MESSAGE",
 ]
 
 logger = logging.getLogger(__name__)
@@ -130,6 +132,14 @@ def run_uri(mission_id: str, run_id: str, view: str = "") -> str:
     return f"missions://missions/{mission_id}/runs/{run_id}" + (f"/{view}" if view else "")
 
 
+UNEXPECTED_SHAPE = (TypeError, AttributeError, KeyError, IndexError, ValueError)
+"""What rendering raises when an answer is not shaped as the contract says (a list for an object…)."""
+SHAPE_MESSAGE = (
+    "the Missions API answered with a shape this server does not understand (not the contract's). "
+    "The tools still show the raw answers."
+)
+
+
 def not_found(uri: str, why: str) -> MCPError:
     return MCPError(types.INVALID_PARAMS, f"Resource not found: {uri}. {why}", data={"uri": uri})
 
@@ -149,7 +159,10 @@ async def fetch_page(
     """One page of a list operation: its items and its ``meta``."""
     result = await client.call(BY_NAME[name], arguments)
     body = result.data if isinstance(result.data, dict) else {}
-    return list(body.get("data") or []), dict(body.get("meta") or {})
+    items, meta = body.get("data") or [], body.get("meta") or {}
+    if not isinstance(items, list) or not isinstance(meta, dict):
+        raise TypeError(f"{name}: data is not a list or meta not an object")
+    return [item for item in items if isinstance(item, dict)], meta
 
 
 async def tail_events(client: MissionsClient, mission_id: str, run_id: str, n: int) -> tuple[list[dict[str, Any]], int]:
@@ -183,7 +196,7 @@ class Resources:
         resources = list(_STATIC)
         try:
             runs, _ = await fetch_page(self.client, "list_recent_runs", page_size=LISTED_RUNS)
-        except MissionsError as exc:
+        except (MissionsError, *UNEXPECTED_SHAPE) as exc:
             logger.warning("resources/list: the recent runs could not be read: %s", type(exc).__name__)
             runs = []
         for run in runs:
@@ -211,6 +224,9 @@ class Resources:
             raise not_found(uri, str(exc)) from None
         except MissionsError as exc:
             raise MCPError(types.INTERNAL_ERROR, f"Could not read {uri}: {exc}") from None
+        except UNEXPECTED_SHAPE as exc:
+            logger.warning("%s: the API's answer has an unexpected shape: %s", uri, type(exc).__name__)
+            raise MCPError(types.INTERNAL_ERROR, f"Could not read {uri}: {SHAPE_MESSAGE}") from None
 
     async def _render(self, ref: ViewRef) -> tuple[str, str]:
         if ref.kind == "recent_runs":

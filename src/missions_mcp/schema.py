@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 
-__all__ = ["tool_schema", "output_schema"]
+__all__ = ["tool_schema", "output_schema", "confirmation_schema"]
 
 
 class _LeanSchema(GenerateJsonSchema):
@@ -102,19 +102,59 @@ def tool_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def output_schema(model: type[BaseModel], *, keep: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """The ``outputSchema`` of a tool: the response envelope as the server answers it.
+    """The ``outputSchema`` of a tool: what the server guarantees of every answer it passes on.
+
+    MCP clients validate ``structuredContent`` against it, and a hosted API may drift from the
+    contract: leave a field out, send ``null``, add a field, use a status it did not list. So the
+    schema promises only what a caller cannot do without — the ``data`` envelope and the ids in it —
+    and leaves the rest open: every other field may be absent, enumerations are plain strings,
+    ``format`` is left out (clients that assert formats would refuse a new timestamp style). Fields
+    of the objects in ``data`` are never ``null`` (the server leaves those out, ``tools.lean_answer``);
+    the envelope's other members (``meta``) may be. The server checks each answer against this
+    schema before sending it (``tools.answer_problems``).
 
     ``keep``: a write's receipt — these fields of the object in ``data``, at the top level, or of each
-    item when ``data`` is a list (then kept under ``data``); all of them present, nothing else.
+    item when ``data`` is a list (then kept under ``data``); nothing else, the ids among them required.
     """
     schema = _schema(model, _OutputSchema, "serialization")
     if keep is None:
-        return schema
+        return {**schema, "properties": {
+            name: _guaranteed(prop, nullable=name != "data") for name, prop in schema["properties"].items()
+        }, **({"required": ["data"]} if "data" in schema.get("required", ()) else {})}
     data = schema["properties"]["data"]
     item = data["items"] if data.get("type") == "array" else data
     item["properties"] = {name: item["properties"][name] for name in keep}
     item["required"] = list(keep)
     item["additionalProperties"] = False
     if item is data:
-        return dict(item)
-    return {"type": "object", "properties": {"data": data}, "required": ["data"], "additionalProperties": False}
+        receipt: dict[str, Any] = _guaranteed(dict(item), nullable=False)
+        return receipt
+    return {"type": "object", "properties": {"data": _guaranteed(data, nullable=False)}, "required": ["data"],
+            "additionalProperties": False}
+
+
+def _guaranteed(node: Any, *, nullable: bool) -> Any:
+    """``node`` with what an answer may drift from left open: enums, formats, non-id required fields."""
+    if isinstance(node, list):
+        return [_guaranteed(v, nullable=nullable) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _guaranteed(v, nullable=nullable) for k, v in node.items() if k not in ("enum", "format")}
+    if "enum" in node and "type" not in out:
+        out["type"] = "string"
+    if isinstance(out.get("properties"), dict):
+        kept = [name for name in out.get("required", ()) if name == "data" or name.endswith("_id")]
+        if nullable:
+            for name, prop in out["properties"].items():
+                if name not in kept and isinstance(prop.get("type"), str):
+                    prop["type"] = [prop["type"], "null"]
+        if kept:
+            out["required"] = kept
+        else:
+            out.pop("required", None)
+    return out
+
+
+def confirmation_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The ``outputSchema`` of a call the API answers with no content: the server writes the answer itself."""
+    return _schema(model, _OutputSchema, "serialization")

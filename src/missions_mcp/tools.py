@@ -15,7 +15,7 @@ from typing import Any
 
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from .catalogue import BY_NAME, OPERATIONS, TOOLSETS, Confirmation, Operation, tool_names_in
 from .client import ApiResult, MissionsClient, describe_target, parse_call
@@ -140,15 +140,17 @@ def structured_result(op: Operation, result: ApiResult, what: str) -> dict[str, 
     if op.result is None:
         verb = "Unlinked" if op.name.startswith("unlink") else "Deleted"
         return Confirmation(ok=True, message=f"{verb} {what}.").model_dump()
-    data = result.data
-    if not isinstance(data, dict):
-        return {"data": data}
-    try:
-        op.result.model_validate(data)
-    except ValidationError as exc:
-        logger.warning("%s: the API's answer does not match %s (%d problems); passed on as it is",
-                       op.name, op.result.__name__, exc.error_count())
-    return lean_answer(data, op.answer_fields)
+    body = result.data if isinstance(result.data, dict) else {"data": result.data}
+    answer = lean_answer(body, op.answer_fields)
+    problems = answer_problems(op, answer)
+    if problems:
+        logger.warning("%s: the API's answer does not fit the tool's outputSchema: %s", op.name, "; ".join(problems))
+        after = "" if op.read_only else " The change may have been made: read it back before repeating the call."
+        raise MissionsError(
+            f"The Missions API answered {op.name} with a shape this server cannot pass on ({'; '.join(problems)})."
+            + after
+        )
+    return answer
 
 
 def lean_answer(body: dict[str, Any], keep: tuple[str, ...] | None) -> dict[str, Any]:
@@ -170,6 +172,27 @@ def lean_answer(body: dict[str, Any], keep: tuple[str, ...] | None) -> dict[str,
     if isinstance(data, dict):
         return lean(data) if keep is not None else {**body, "data": lean(data)}
     return body
+
+
+def answer_problems(op: Operation, structured: dict[str, Any]) -> list[str]:
+    """Where ``structured`` breaks the tool's ``outputSchema`` (at most three places), as a client would see it."""
+    validator = _validators.get(op.name)
+    if validator is None:
+        from jsonschema import Draft202012Validator  # imported on the first answer: start-up stays quick
+
+        validator = _validators[op.name] = Draft202012Validator(op.output_schema)
+    found = sorted(validator.iter_errors(structured), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{_json_path(e.absolute_path)}: {e.message[:120]}" for e in found[:3]]
+
+
+_validators: dict[str, Any] = {}
+
+
+def _json_path(path: Iterable[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "the answer"
 
 
 class Tools:

@@ -32,8 +32,8 @@ async def test_byte_budgets(listed: Any) -> None:
     _, tools = listed
     everything = sum(model_facing_bytes(t) for t in tools.values())
     core = sum(model_facing_bytes(t) for t in tools.values() if BY_NAME[t.name].core)
-    assert everything <= BUDGET_ALL == 16_000, f"all tools: {everything} bytes"
-    assert core <= BUDGET_CORE == 5_800, f"self-reporting core: {core} bytes"
+    assert everything <= BUDGET_ALL == 13_000, f"all tools: {everything} bytes"
+    assert core <= BUDGET_CORE == 5_000, f"self-reporting core: {core} bytes"
     assert {n for n in tools if BY_NAME[n].core} == {
         "list_missions", "create_mission", "start_run", "update_run", "create_plan", "add_plan_steps",
         "update_plan_step", "log_event", "get_plan", "get_run"}

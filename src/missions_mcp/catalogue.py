@@ -171,8 +171,11 @@ class Operation:
     @cached_property
     def input_schema(self) -> dict[str, Any]:
         schema = tool_schema(self.params)
-        if not self.read_only:  # every write can be repeated safely with the key of its first attempt
-            schema.setdefault("properties", {})[p.IDEMPOTENCY_KEY] = dict(p.IDEMPOTENCY_KEY_SCHEMA)
+        if self.creates and self.core:
+            # Every write accepts the key of its first attempt, and an error that may hide a stored write
+            # names it. It is advertised where agents write at volume and a repeat would store a second
+            # copy; its meaning is read once (log_event, the instructions), not on every tool.
+            schema.setdefault("properties", {}).setdefault(p.IDEMPOTENCY_KEY, dict(p.IDEMPOTENCY_KEY_SCHEMA))
         return schema
 
     @cached_property
@@ -199,6 +202,11 @@ class Operation:
         return output_schema(self.result, keep=self.answer_fields)
 
     # -- what a successful call changes
+
+    @property
+    def creates(self) -> bool:
+        """Stores something new (``201 Created``): repeated after a lost answer, it would store it twice."""
+        return self.method == "POST" and self.status == 201
 
     @property
     def starts_run(self) -> bool:
@@ -338,7 +346,7 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         name="log_event", title="Log event",
-        description="Log what happens in a run: tool calls, results, messages, errors. Not on finished runs.",
+        description="Log what happens in a run: tool calls, results, messages, errors.",
         toolset="events", method="POST", path=_RUN + "/events",
         params=p.LogEventArgs, result=m.EventResponse,
         operation_id="runs.events.log", status=201, idempotency_field="idempotency_key", core=True, hot=True,

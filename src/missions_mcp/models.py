@@ -310,7 +310,7 @@ class CreateMissionRequest(_Request):
     description: Text | None = None
     model: Name | None = None
     instructions: Instructions | None = None
-    execution_mode: ExecutionMode = Field(default=ExecutionMode.external, description="external: you run it.")
+    execution_mode: ExecutionMode = Field(default=ExecutionMode.external)
     metadata: Metadata | None = None
 
 
@@ -327,7 +327,7 @@ class UpdateMissionRequest(_Request):
 
 
 class CreateMissionRunRequest(_Request):
-    input: Payload | None = Field(default=None, description='What this run works on, e.g. {"goal": "..."}.')
+    input: Payload | None = Field(default=None, description='What it works on: {"goal": ...}.')
     metadata: Metadata | None = None
 
 
@@ -335,7 +335,7 @@ class UpdateMissionRunRequest(_Request):
     status: RunStatus | None = Field(
         default=None, description="running when work starts, then succeeded or failed (final)."
     )
-    result_summary: Text | None = Field(default=None, description="The outcome in one line, with succeeded.")
+    result_summary: Text | None = Field(default=None, description="One-line outcome, with succeeded.")
     result_payload: Payload | None = Field(default=None, description="Structured result, with succeeded.")
     error: Text | None = Field(default=None, description="What went wrong, with failed.")
     metadata: Metadata | None = Field(default=None, description="Replaces the run's metadata.")
@@ -348,15 +348,15 @@ class CreateEventRequest(_Request):
     agent_id: Id | None = Field(default=None, description="Who did it, when agents share a run.")
     payload: Payload | None = Field(default=None, description="Details: tool arguments, results.")
     idempotency_key: Id | None = Field(
-        default=None, description="Retrying a call whose answer you did not get? Send the same key."
+        default=None, description="Retry with the same key if no answer came."
     )
 
 
 class CreatePlanStepRequest(_Request):
-    step_id: Id = Field(min_length=1, description="Short id, unique in the run: s1, s2.")
+    step_id: Id = Field(min_length=1, description="Unique in the run: s1, s2.")
     description: Text = Field(min_length=1)
-    sequence: int = Field(description="Order: 1, 2, 3 across the whole plan, sub-steps too; get_plan sorts by it.")
-    parent_step_id: Id | None = Field(default=None, description="step_id of the parent, to nest this step.")
+    sequence: int = Field(description="1, 2, 3 across the whole plan; get_plan sorts by it.")
+    parent_step_id: Id | None = Field(default=None, description="The parent's step_id.")
     metadata: Metadata | None = None
 
 

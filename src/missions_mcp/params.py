@@ -61,11 +61,8 @@ def _path_segment(value: str) -> str:
 
 
 IDEMPOTENCY_KEY = "idempotency_key"
-IDEMPOTENCY_KEY_SCHEMA: dict[str, Any] = {
-    "type": "string",
-    "description": "Retrying a call whose answer you did not get? Send the same key.",
-}
-"""The argument every write tool takes (derived for each write in the catalogue)."""
+IDEMPOTENCY_KEY_SCHEMA: dict[str, Any] = {"type": "string"}
+"""The argument every write tool takes; advertised on the core writes that create (``Operation.input_schema``)."""
 
 
 def check_idempotency_key(value: Any) -> str:

@@ -48,6 +48,12 @@ class _LeanSchema(GenerateJsonSchema):
         out.pop("type", None)  # implied by the values
         return out
 
+    def list_schema(self, schema: Any) -> Any:
+        out = super().list_schema(schema)
+        if out.get("minItems") == 1:
+            out.pop("minItems")  # as with minLength: an empty plan is refused by name, not by the schema
+        return out
+
     def str_schema(self, schema: Any) -> Any:
         out = super().str_schema(schema)
         if out.get("minLength") == 1:

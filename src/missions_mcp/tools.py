@@ -50,12 +50,12 @@ Track multi-step work as missions and runs, and report your own progress so a pe
    with its step_id; then update_plan_step completed, skipped or failed;
 5. finish with update_run: status succeeded + result_summary, or failed + error.
 A write answers a receipt (the new id, the status it left); get_run, get_plan and the other get_* tools
-return whole objects."""
+return whole objects. A write whose answer never came: repeat it with the same idempotency_key."""
 """What the server teaches a model when every tool it names is enabled: each step works as written."""
 
-BUDGET_ALL = 16_000  # of which ~2.7 KB: the idempotency_key every write takes, so a retry is safe
+BUDGET_ALL = 13_000
 """Most bytes the model reads of all tools on every conversation (see :func:`model_facing_bytes`)."""
-BUDGET_CORE = 5_800
+BUDGET_CORE = 5_000
 """Most bytes of the self-reporting core (the catalogue's ``core`` operations)."""
 
 _READERS = ("list_missions", "list_recent_runs", "list_runs", "get_run", "get_plan", "list_events")

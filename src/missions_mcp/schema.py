@@ -124,9 +124,13 @@ def output_schema(model: type[BaseModel], *, keep: tuple[str, ...] | None = None
     """
     schema = _schema(model, _OutputSchema, "serialization")
     if keep is None:
-        return {**schema, "properties": {
-            name: _guaranteed(prop, nullable=name != "data") for name, prop in schema["properties"].items()
-        }, **({"required": ["data"]} if "data" in schema.get("required", ()) else {})}
+        members: dict[str, Any] = {}
+        for name, prop in schema["properties"].items():
+            members[name] = _guaranteed(prop, nullable=name != "data")
+            if name != "data" and isinstance(members[name].get("type"), str):  # meta may come as null
+                members[name]["type"] = [members[name]["type"], "null"]
+        required = {"required": ["data"]} if "data" in schema.get("required", ()) else {}
+        return {**{k: v for k, v in schema.items() if k != "required"}, "properties": members, **required}
     data = schema["properties"]["data"]
     item = data["items"] if data.get("type") == "array" else data
     item["properties"] = {name: item["properties"][name] for name in keep}

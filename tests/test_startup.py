@@ -100,3 +100,28 @@ def test_no_collection_walks_the_start_up_heap(tmp_path):
     frozen, full = int(last[1]), int(last[3])
     assert frozen > 50_000, "the start-up heap is frozen"
     assert full == 0, "no full collection during start-up and the first tools/list"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("server_froze", [True, False])
+def test_the_embedded_api_built_on_the_first_call_is_frozen_like_the_start_up_heap(tmp_path, server_froze):
+    """Otherwise the first full collection walks the whole web framework in the middle of a call; a
+    process that never froze (a library user, a test) is left alone."""
+    code = (
+        "import gc, anyio\n"
+        "from missions_mcp.client import MissionsClient\n"
+        "from missions_mcp.config import Settings\n"
+        f"if {server_froze}:\n"
+        "    gc.freeze()\n"
+        "before = gc.get_freeze_count()\n"
+        f"client = MissionsClient(Settings(backend='local', db_path={str(tmp_path / 'm.db')!r}))\n"
+        "anyio.run(client._client)\n"
+        "print(before, gc.get_freeze_count())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False, timeout=60, env=clean_env())
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    before, after = map(int, out.stdout.split())
+    if server_froze:
+        assert after > before + 10_000, "the embedded API joins the frozen heap"
+    else:
+        assert before == after == 0

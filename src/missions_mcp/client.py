@@ -10,6 +10,7 @@ here, for the hosted API and the embedded one alike.
 from __future__ import annotations
 
 import email.utils
+import gc
 import logging
 import time
 import uuid
@@ -301,6 +302,8 @@ class MissionsClient:
             app = create_app(db_target(s.db_path))
             self._embedded_store = app.state.store  # ASGI has no lifespan here: aclose() closes it
             transport = httpx.ASGITransport(app=app)
+            if gc.get_freeze_count():  # the server froze its start-up heap (serving.serve): the embedded API,
+                gc.freeze()  # built on the first call, lives as long, so keep it out of full collections too
         return httpx.AsyncClient(
             base_url=s.resolved_base_url,
             headers=headers,

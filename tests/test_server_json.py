@@ -12,10 +12,11 @@ import re
 import tomllib
 
 import jsonschema
-from support import ROOT
 
 import missions_mcp
 from missions_mcp.config import Settings
+
+from support import ROOT
 
 SCHEMA = json.loads((ROOT / "tests" / "server.schema.json").read_text())
 SERVER = json.loads((ROOT / "server.json").read_text())

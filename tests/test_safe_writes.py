@@ -242,6 +242,12 @@ HOSTILE_ARGUMENTS = {
         {"payload": {"blob": "x" * 300_000}},
         f"payload: Value error, is 300,011 bytes as JSON; at most {MAX_OBJECT_BYTES:,}",
     ),
+    "payload-lone-surrogate": (
+        "log_event",
+        {"payload": {"note": "x\ud800"}},
+        "payload.note: must be valid Unicode text; it holds a lone surrogate",
+    ),
+    "summary-lone-surrogate": ("log_event", {"summary": "\udfff"}, "summary: Input should be a valid string"),
     "too-many-steps": (
         "add_plan_steps",
         {"steps": [{"step_id": f"s{i}", "description": "d", "sequence": i} for i in range(MAX_STEPS + 1)]},
@@ -309,3 +315,32 @@ async def test_a_valid_call_at_the_limits_is_stored(tmp_path):
             session, "log_event", {**ref, "type": "message", "summary": "s" * (MAX_SUMMARY + 1)}
         )
     await missions.aclose()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (float("nan"), "result_payload: Value error, must hold finite numbers only"),
+        (float("inf"), "result_payload: Value error, must hold finite numbers only"),
+    ],
+)
+async def test_numbers_json_cannot_carry_are_refused_before_sending(value, expected):
+    """An MCP client turns NaN into null on the wire; a library caller can still hand one over."""
+    client, api, _ = make_client(ok(run_data()))
+    with pytest.raises(MissionsError) as caught:
+        await client.call(BY_NAME["update_run"], {**RUN, "result_payload": {"score": value}})
+    assert expected in str(caught.value) and api.requests == []
+
+
+def test_a_body_json_cannot_carry_names_the_field():
+    from missions_mcp.client import encode_body
+    from missions_mcp.errors import ArgumentError
+
+    with pytest.raises(ArgumentError) as caught:
+        encode_body({"payload": {"list": [1, "ok", "bad\ud800"]}})
+    assert "payload.list[2]: must be valid Unicode text" in str(caught.value)
+    with pytest.raises(ArgumentError) as caught:
+        encode_body({"result_payload": {"x": float("nan")}})
+    assert "result_payload.x: must be a finite number" in str(caught.value)
+    assert encode_body({"a": "ü"}) == '{"a":"ü"}'.encode()

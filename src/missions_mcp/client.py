@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import email.utils
 import gc
+import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -157,6 +159,41 @@ def build_request(op: Operation, args: BaseModel) -> PreparedRequest:
     elif op.body_fields:
         body = {name: given[name] for name in op.body_fields if name in given}
     return PreparedRequest(op.method, path, query, body)
+
+
+def _not_json(value: Any, where: str) -> str | None:
+    """The first place in ``value`` that JSON (UTF-8, no NaN) cannot carry, as ``field: why``."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{where}: must be valid Unicode text; it holds a lone surrogate (\\ud800-\\udfff)"
+    elif isinstance(value, float) and not math.isfinite(value):
+        return f"{where}: must be a finite number; NaN and infinity are not JSON"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            problem = _not_json(key, f"{where} key") or _not_json(item, f"{where}.{key}" if where else str(key))
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            problem = _not_json(item, f"{where}[{i}]")
+            if problem:
+                return problem
+    return None
+
+
+def encode_body(body: Any) -> bytes:
+    """The JSON body as UTF-8 bytes, encoded once for every attempt; :class:`ArgumentError` naming the
+    field when a value cannot travel as JSON (a lone surrogate, NaN, nesting deeper than JSON allows)."""
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, RecursionError, TypeError):
+        try:
+            problem = _not_json(body, "")
+        except RecursionError:
+            problem = None
+        raise ArgumentError([problem or "arguments: nested too deeply or not plain JSON values"]) from None
 
 
 def describe_target(op: Operation, args: BaseModel) -> str:
@@ -353,7 +390,11 @@ class MissionsClient:
         ``write``: the operation of a write, so that a failure after an attempt that may have
         reached the API says how to check it and repeat it safely."""
         http = await self._client()
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        content = None
+        if req.body is not None:
+            content = encode_body(req.body)
+            headers["Content-Type"] = "application/json"
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.settings.max_retries + 1),
             wait=self._wait,
@@ -366,7 +407,8 @@ class MissionsClient:
             async for attempt in retrying:
                 with attempt:
                     try:
-                        return await self._attempt(http, req, headers, what, attempt.retry_state.attempt_number)
+                        return await self._attempt(http, req, content, headers, what,
+                                                   attempt.retry_state.attempt_number)
                     except _Retryable as failed:
                         reached = reached or failed.may_have_reached
                         raise
@@ -385,12 +427,12 @@ class MissionsClient:
             return exc.retry_after
         return float(self._backoff(state))
 
-    async def _attempt(self, http: httpx.AsyncClient, req: PreparedRequest, headers: dict[str, str] | None,
-                       what: str, attempt: int) -> ApiResult:
+    async def _attempt(self, http: httpx.AsyncClient, req: PreparedRequest, content: bytes | None,
+                       headers: dict[str, str], what: str, attempt: int) -> ApiResult:
         started = time.perf_counter()
         try:
             response = await http.request(
-                req.method, req.path, params=req.query or None, json=req.body, headers=headers
+                req.method, req.path, params=req.query or None, content=content, headers=headers or None
             )
         except httpx.TimeoutException as exc:
             logger.info("%s %s: timeout (attempt %d)", req.method, req.path, attempt)

@@ -259,15 +259,19 @@ MAX_STEPS = 1_000
 
 
 def json_size(value: Any) -> int:
-    """Bytes of ``value`` as compact UTF-8 JSON (a lone surrogate counts as its escape)."""
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
+    """Bytes of ``value`` as compact UTF-8 JSON (a lone surrogate counts as its escape); ``ValueError``
+    for NaN or infinity, which JSON cannot carry."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _at_most(limit: int) -> AfterValidator:
     def check(value: Any) -> Any:
         try:
             size = json_size(value)
-        except (RecursionError, ValueError, TypeError):
+        except ValueError:
+            raise ValueError("must hold finite numbers only: NaN and infinity are not JSON") from None
+        except (RecursionError, TypeError):
             raise ValueError("must be a JSON object of plain JSON values, not nested too deeply") from None
         if size > limit:
             raise ValueError(f"is {size:,} bytes as JSON; at most {limit:,} are accepted")

@@ -207,9 +207,9 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
         anyio.from_thread.start_blocking_portal() as portal,
         portal.wrap_async_context_manager(Client(missions.server, mode="auto")) as session,
     ):
-        mission = portal.call(session.call_tool, "create_mission", {"name": "fuzz"}).structured_content["data"]
+        mission = portal.call(session.call_tool, "create_mission", {"name": "fuzz"}).structured_content
         ref = {"mission_id": mission["mission_id"]}
-        run = portal.call(session.call_tool, "start_run", ref).structured_content["data"]
+        run = portal.call(session.call_tool, "start_run", ref).structured_content
         ref["run_id"] = run["run_id"]
         portal.call(session.call_tool, "update_run", {**ref, "status": "running"})
         portal.call(
@@ -220,7 +220,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
             "mission_id": [ref["mission_id"]],
             "run_id": [ref["run_id"]],
             "step_id": ["s1"],
-            "event_id": [event.structured_content["data"]["event_id"]],
+            "event_id": [event.structured_content["event_id"]],
         }
         harness = Harness(portal, session, recorder, str(db), ids)
         yield harness

@@ -106,10 +106,10 @@ async def page_times(db: Path, mission_id: str, run_id: str, repeat: int) -> lis
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
         total = (await client.call(BY_NAME["list_events"], {**ids, "page_size": 1})).data["meta"]["total_results"]
         pages: list[tuple[str, str, dict[str, object] | None]] = [
-            ("run page, newest 50 events", "", {"page": total // 50}),
-            ("run page, type=tool_call", "?type=tool_call", {"type": "tool_call", "page": total // 100}),
-            ("run page, step=s3", "?step=s3", {"step_id": "s3", "page": total // 200 // 50}),
-            ("run page, an older window", f"?upto={total // 2}", {"page": total // 100}),
+            ("run page, newest 50 events", "", {"page": max(total // 50, 1)}),
+            ("run page, type=tool_call", "?type=tool_call", {"type": "tool_call", "page": max(total // 100, 1)}),
+            ("run page, step=s3", "?step=s3", {"step_id": "s3", "page": max(total // 200 // 50, 1)}),
+            ("run page, an older window", f"?upto={total // 2}", {"page": max(total // 100, 1)}),
             ("runs list (25 of 501)", "/runs", None),
             ("runs list, status=running", "/runs?status=running", None),
             ("missions", "/", None),
@@ -160,7 +160,12 @@ async def live_figures(proc: subprocess.Popen[bytes], port: int, db: Path, missi
             busy = await _idle_cpu(proc.pid, http, idle, mission_id, run_id, seconds)
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            print("missions-mcp ui did not stop within 30 s of SIGTERM: killed", file=sys.stderr)
+            proc.kill()
+            proc.wait()
     return latencies, quiet, busy
 
 

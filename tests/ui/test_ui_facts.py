@@ -157,3 +157,25 @@ def test_the_page_is_not_served_beyond_loopback_unless_asked(capsys):
         main(["ui", "--host", "0.0.0.0", "--db", "/nonexistent/never-opened.db"])
     assert stopped.value.code == 2
     assert "--public" in capsys.readouterr().err
+
+
+@pytest.mark.anyio
+async def test_a_store_change_marker_moves_on_writes_only(tmp_path: Path):
+    """The feed of ``missions-mcp api``'s page: its own reads must not wake it, or fifty open pages
+    would re-read each other's reads for ever."""
+    import httpx
+
+    from missions_mcp.local.app import create_app
+    from missions_mcp.local.store import open_store
+    from missions_mcp.ui.feed import feed_for_store
+
+    store = open_store(tmp_path / "marker.db")
+    feed = feed_for_store(store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(store)), base_url="http://x") as http:
+        seen = feed.current()
+        for path in ("/ai/missions", "/ai/missions/runs", "/ai/missions/events"):
+            assert (await http.get(path)).status_code == 200
+        assert feed.current() == seen
+        assert (await http.post("/ai/missions", json={"name": "a write"})).status_code == 201
+        assert feed.current() != seen
+    store.close()

@@ -171,6 +171,7 @@ class SQLiteStore(Store):
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._commits = 0
+        self._writing = False
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -200,11 +201,13 @@ class SQLiteStore(Store):
             yield self._conn
 
     def _begin(self, conn: sqlite3.Connection, read_only: bool) -> None:
+        self._writing = not read_only
         conn.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     def _commit(self, conn: sqlite3.Connection) -> None:
         conn.execute("COMMIT")
-        self._commits += 1
+        if self._writing:  # a read changes nothing: the change marker must not move (a live page would re-read forever)
+            self._commits += 1
 
     def _rollback(self, conn: sqlite3.Connection) -> None:
         if conn.in_transaction:

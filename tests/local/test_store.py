@@ -150,3 +150,13 @@ def test_route_order_puts_the_hot_operations_first_and_literals_before_parameter
     assert all("{run_id}" in op.path for op in OPERATIONS if op.hot), "a hot route could shadow another one"
     assert ordered.index("list_recent_runs") < ordered.index("get_mission")
     assert ordered.index("list_recent_events") < ordered.index("get_mission")
+
+
+def test_a_failing_listener_does_not_fail_the_committed_write(store, caplog):
+    def broken() -> None:
+        raise RuntimeError("listener bug")
+
+    store.add_listener(broken)
+    missions.create_mission(store, KEY, {"name": "kept"})
+    assert count(store, "missions") == 1
+    assert "a change listener failed" in caplog.text

@@ -41,6 +41,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
+import logging
 import math
 import os
 import threading
@@ -78,6 +79,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+log = logging.getLogger("missions_mcp.local")
 
 DEFAULT_TENANT = "local"
 """The tenant of requests without an ``Authorization`` header."""
@@ -339,7 +342,11 @@ class Store(abc.ABC):
         self._tenants.update(tx.new_tenants)
         if not read_only:
             for listener in self._listeners:
-                listener()
+                try:
+                    listener()
+                except Exception:
+                    # The write is committed: a listener's fault must not turn its answer into a 500.
+                    log.exception("a change listener failed")
 
     def _nested(self, nest: _Nest, key: str | None, read_only: bool) -> Iterator[Tx]:
         outer = nest.stack[-1]

@@ -35,7 +35,7 @@ class ApiProcess:
         )
         return self
 
-    def wait_ready(self, timeout: float = 20) -> ApiProcess:
+    def wait_ready(self, timeout: float = 60) -> ApiProcess:
         assert self.proc is not None
         deadline = time.monotonic() + timeout
         while True:
@@ -44,7 +44,10 @@ class ApiProcess:
                 httpx.get(self.base + "/ai/missions", timeout=0.5)
                 return self
             except httpx.TransportError:
-                assert time.monotonic() < deadline, "the embedded API did not start"
+                if time.monotonic() > deadline:
+                    self.proc.kill()
+                    _, err = self.proc.communicate(timeout=10)
+                    raise AssertionError(f"the embedded API did not start in {timeout} s: {err.decode()[-2000:]}")
                 time.sleep(0.05)
 
     def kill(self) -> None:

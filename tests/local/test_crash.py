@@ -10,10 +10,12 @@ Each prints its figures (``pytest -s`` shows them).
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import sqlite3
-import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,10 +57,15 @@ async def send(http: httpx.AsyncClient, write: Write, events_path: str) -> httpx
     return await http.request(method, path, json=body, headers={"Idempotency-Key": write.ident})
 
 
-async def burst(base: str, events_path: str, ledger: Ledger, round_: int) -> None:
-    """Four clients writing as fast as they are answered until the server goes away."""
+async def burst(
+    base: str, events_path: str, ledger: Ledger, round_: int, kill_after: int, kill: Callable[[], None]
+) -> None:
+    """Four clients writing as fast as they are answered; once ``kill_after`` writes of this round
+    are acknowledged, the server is killed while the other clients' requests are in flight."""
+    acknowledged = 0
 
     async def client(n: int) -> None:
+        nonlocal acknowledged
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
             i = 0
             while True:
@@ -74,6 +81,9 @@ async def burst(base: str, events_path: str, ledger: Ledger, round_: int) -> Non
                     return
                 write.answer = r.json()["data"]
                 ledger.acknowledged[write.ident] = write
+                acknowledged += 1
+                if acknowledged == kill_after:
+                    kill()
 
     async with anyio.create_task_group() as tg:
         for n in range(CLIENTS):
@@ -103,11 +113,12 @@ async def test_sigkill_during_a_write_burst_loses_and_doubles_nothing(tmp_path):
     resent = replayed = 0
     rng = random.Random(8)
     for round_ in range(KILLS):
-        killer = threading.Timer(rng.uniform(0.4, 1.2), server.kill)
-        killer.start()
-        with anyio.fail_after(60):
-            await burst(server.base, events_path, ledger, round_)
-        killer.join()
+        proc = server.proc
+        assert proc is not None
+        with anyio.fail_after(120):
+            await burst(server.base, events_path, ledger, round_, rng.randint(100, 300),
+                        lambda pid=proc.pid: os.kill(pid, signal.SIGKILL))
+        proc.wait(timeout=10)
         server = ApiProcess(db).start()
         async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
             while ledger.in_flight:

@@ -47,7 +47,8 @@ class ApiProcess:
                 if time.monotonic() > deadline:
                     self.proc.kill()
                     _, err = self.proc.communicate(timeout=10)
-                    raise AssertionError(f"the embedded API did not start in {timeout} s: {err.decode()[-2000:]}")
+                    detail = err.decode()[-2000:]
+                    raise AssertionError(f"the embedded API did not start in {timeout} s: {detail}") from None
                 time.sleep(0.05)
 
     def kill(self) -> None:

@@ -106,7 +106,7 @@ def _answer(proc: subprocess.Popen[bytes], request_id: int) -> dict[str, Any]:
         line = proc.stdout.readline()
         if not line:
             raise RuntimeError("the server closed stdout before answering")
-        message = json.loads(line)
+        message: dict[str, Any] = json.loads(line)
         if message.get("id") == request_id:
             if "error" in message:
                 raise RuntimeError(f"request {request_id} failed: {message['error']}")
@@ -162,6 +162,8 @@ class CallRun:
     gc_pauses: list[tuple[int, float, float]]
     """(generation, wall ms, CPU ms) of every collection in the server during the measured calls."""
     peak_rss_kib: int
+    cpu_per_call: float
+    """Mean CPU milliseconds the server process used per measured call (``/proc/PID/schedstat``)."""
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -216,6 +218,8 @@ async def measure_calls(series: list[Series], tmp: Path, calls: int) -> dict[str
             for client, one in zip(clients, series, strict=True):
                 await client.call_tool(*one.make_call(i))
         latencies: list[list[float]] = [[] for _ in series]
+        pids = [int((tmp / f"{one.name}.gc").read_text().split("\n", 1)[0]) for one in series]
+        cpu_before = [_cpu_ms(pid) for pid in pids]
         since = time.monotonic()
         for i in range(calls):
             for client, one, times in zip(clients, series, latencies, strict=True):
@@ -226,10 +230,11 @@ async def measure_calls(series: list[Series], tmp: Path, calls: int) -> dict[str
                 if result.is_error:
                     raise RuntimeError(f"{tool}: {result.content}")
         until = time.monotonic()
+        cpu = [(_cpu_ms(pid) - before) / calls for pid, before in zip(pids, cpu_before, strict=True)]
         runs = {}
-        for one, times in zip(series, latencies, strict=True):
+        for one, times, per_call in zip(series, latencies, cpu, strict=True):
             pid, pauses = _read_probe(tmp / f"{one.name}.gc", since, until)
-            runs[one.name] = CallRun(times, pauses, _peak_rss_kib(pid))
+            runs[one.name] = CallRun(times, pauses, _peak_rss_kib(pid), per_call)
     return runs
 
 
@@ -342,6 +347,9 @@ def table(session: list[CallBytes], tools: list[dict[str, Any]], starts: dict[st
             rows.append((f"tools/call `{tool}` {label}, {calls} calls", f"{local.pct(q):.2f} ms",
                          f"{api.pct(q):.2f} ms", f"{floor.pct(q):.2f} ms",
                          f"{local.pct(q) / floor.pct(q):.2f}× / {api.pct(q) / floor.pct(q):.2f}×"))
+        rows.append((f"tools/call `{tool}`: CPU time of the server per call, mean", f"{local.cpu_per_call:.2f} ms",
+                     f"{api.cpu_per_call:.2f} ms", f"{floor.cpu_per_call:.2f} ms",
+                     f"{local.cpu_per_call / floor.cpu_per_call:.2f}× / {api.cpu_per_call / floor.cpu_per_call:.2f}×"))
         rows.append((f"tools/call `{tool}` worst of {calls}", f"{max(local.latencies):.1f} ms",
                      f"{max(api.latencies):.1f} ms", f"{max(floor.latencies):.1f} ms", ""))
         rows.append(("worst GC pause in the server during those calls (collections per generation 0/1/2)",

@@ -30,6 +30,10 @@ __all__ = [
     "progress",
     "progress_line",
     "current_step",
+    "stopped_at",
+    "last_activity",
+    "failure_reasons",
+    "FINISHED",
     "plan_markdown",
     "plan_json",
     "event_line",
@@ -198,6 +202,54 @@ def current_step(steps: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None
     return active[-1] if active else None
 
 
+FINISHED = frozenset({"succeeded", "failed", "cancelled"})
+"""Run statuses after which nothing is at work."""
+
+
+def stopped_at(steps: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """Where a finished run stopped: the step left in progress, else the last one finished (by time)."""
+    active = current_step(steps)
+    if active is not None:
+        return active
+    def moved(step: Mapping[str, Any]) -> float:
+        stamp = _parse(step.get("completed_at") or step.get("started_at"))
+        return stamp.timestamp() if stamp is not None else float("-inf")
+
+    touched = [s for _, s in plan_order(steps) if moved(s) > float("-inf")]
+    return max(touched, key=moved, default=None)
+
+
+def last_activity(run: Mapping[str, Any], steps: Iterable[Mapping[str, Any]],
+                  events: Iterable[Mapping[str, Any]]) -> Any:
+    """The latest time anything of the run moved: the run itself, a step, or an event."""
+    stamps = [run.get("updated_at"), run.get("started_at"), run.get("finished_at")]
+    stamps += [s.get(k) for s in steps for k in ("started_at", "completed_at")]
+    stamps += [e.get("timestamp") for e in events]
+    dated = [(parsed.timestamp(), stamp) for stamp in stamps if (parsed := _parse(stamp)) is not None]
+    return max(dated, key=lambda pair: pair[0])[1] if dated else None
+
+
+def failure_reasons(steps: Iterable[Mapping[str, Any]], events: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Why each failed step failed: its metadata's ``error``/``reason``, else its newest error event."""
+    failed = {str(s.get("step_id")): s for s in steps if s.get("status") == "failed"}
+    reasons: dict[str, str] = {}
+    for event in events:  # oldest first: the newest error of a step wins
+        step_id = str(event.get("step_id"))
+        if step_id in failed and event.get("type") in ("error", "step_failed") and event.get("summary"):
+            reasons[step_id] = str(event["summary"])
+    for step_id, step in failed.items():
+        meta = step.get("metadata")
+        told = (meta.get("error") or meta.get("reason")) if isinstance(meta, Mapping) else None
+        if isinstance(told, str) and told:
+            reasons[step_id] = told
+    return reasons
+
+
+def _reason(step: Mapping[str, Any], reasons: Mapping[str, str]) -> str:
+    reason = reasons.get(str(step.get("step_id")))
+    return f" · reason: {inert(reason)}" if reason else ""
+
+
 def _step_timing(step: Mapping[str, Any]) -> str:
     started, done = step.get("started_at"), step.get("completed_at")
     if not started and not done:
@@ -218,7 +270,9 @@ def _mission_name(mission: Mapping[str, Any] | None) -> str:
     return inert(mission.get("name")) if mission else "unknown mission"
 
 
-def plan_markdown(mission: Mapping[str, Any] | None, run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]) -> str:
+def plan_markdown(mission: Mapping[str, Any] | None, run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
+                  reasons: Mapping[str, str] | None = None) -> str:
+    reasons = reasons or {}
     facts = [
         f"- Mission: {_mission_name(mission)} ({inert(run.get('mission_id'), 80)}) · run status: "
         f"{token(run.get('status'))}",
@@ -226,13 +280,15 @@ def plan_markdown(mission: Mapping[str, Any] | None, run: Mapping[str, Any], ste
         "- Marks: [x] completed, [ ] pending, [~] in progress, [-] skipped, [!] failed.",
     ]
     body = [f"{'  ' * depth}- {MARKS.get(str(step.get('status')), '[?]')} {inert(step.get('step_id'), 80)}: "
-            f"{inert(step.get('description'))}{_step_timing(step)}" for depth, step in plan_order(steps)]
+            f"{inert(step.get('description'))}{_step_timing(step)}{_reason(step, reasons)}"
+            for depth, step in plan_order(steps)]
     return _document(f"Plan of run {inert(run.get('run_id'), 80)}", facts,
                      body or ["No plan yet: the agent has not called create_plan for this run."])
 
 
 def plan_json(
-    mission: Mapping[str, Any] | None, run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]]
+    mission: Mapping[str, Any] | None, run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
+    reasons: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The plan as a tree; text fields clipped to :data:`TEXT_LIMIT` (JSON needs no escaping)."""
     nodes: list[dict[str, Any]] = []
@@ -249,6 +305,8 @@ def plan_json(
             "duration": duration(step.get("started_at"), step.get("completed_at")),
             "children": [],
         }
+        if str(step.get("step_id")) in (reasons or {}):
+            node["reason"] = clip((reasons or {})[str(step.get("step_id"))])
         del stack[depth:]
         (stack[-1]["children"] if stack else nodes).append(node)
         stack.append(node)
@@ -257,9 +315,15 @@ def plan_json(
         "mission_name": clip(mission.get("name", "")) if mission else None,
         "run_id": run.get("run_id"),
         "run_status": run.get("status"),
+        "current_step": _step_id(current_step(steps)) if run.get("status") not in FINISHED else None,
+        "stopped_at": _step_id(stopped_at(steps)) if run.get("status") in FINISHED else None,
         "progress": progress(steps),
         "steps": nodes,
     }
+
+
+def _step_id(step: Mapping[str, Any] | None) -> Any:
+    return step.get("step_id") if step is not None else None
 
 
 # --------------------------------------------------------------------------- events
@@ -309,26 +373,48 @@ def _result_lines(run: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _timings(run: Mapping[str, Any]) -> str:
-    end = run.get("finished_at") or run.get("updated_at")
-    took = duration(run.get("started_at"), end)
-    span = (f" · took {took}" if run.get("finished_at") else f" · {took} from start to last update") if took else ""
-    return (f"Started {when(run.get('started_at'))} · updated {when(run.get('updated_at'))} · "
-            f"finished {when(run.get('finished_at'))}{span}")
+def _timings(run: Mapping[str, Any], last: Any = None) -> str:
+    """Start, last activity (of the run, its steps or its events) and end, with how long it ran."""
+    last = last or run.get("updated_at")
+    if run.get("finished_at"):
+        took = duration(run.get("started_at"), run.get("finished_at"))
+        return (f"Started {when(run.get('started_at'))} · last activity {when(last)} · "
+                f"finished {when(run.get('finished_at'))}" + (f" · took {took}" if took else ""))
+    active = duration(run.get("started_at"), last)
+    return (f"Started {when(run.get('started_at'))} · last activity {when(last)} · not finished"
+            + (f" · active for {active}" if active else ""))
+
+
+def _where(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]], reasons: Mapping[str, str]) -> str:
+    """The current step of a run at work; where a finished run stopped (never "since", as if still at work)."""
+    if run.get("status") in FINISHED:
+        step = stopped_at(steps)
+        if step is None:
+            return "- Stopped at: no step was started"
+        return (f"- Stopped at: {inert(step.get('step_id'), 80)}: {inert(step.get('description'))} "
+                f"({token(step.get('status'))}){_reason(step, reasons)}")
+    step = current_step(steps)
+    if step is None:
+        return "- Current step: none in progress"
+    return f"- Current step: {inert(step.get('step_id'), 80)}: {inert(step.get('description'))}{_step_timing(step)}"
 
 
 def run_markdown(mission: Mapping[str, Any] | None, run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
-                 events: Sequence[Mapping[str, Any]], total_events: int) -> str:
+                 events: Sequence[Mapping[str, Any]], total_events: int,
+                 reasons: Mapping[str, str] | None = None) -> str:
     mid, rid = str(run.get("mission_id")), str(run.get("run_id"))
     base = f"missions://missions/{mid}/runs/{rid}"
-    step = current_step(steps)
+    reasons = reasons or {}
+    shown = stopped_at(steps) if run.get("status") in FINISHED else None
+    failed = [f"{inert(step_id, 80)}: {inert(reason)}" for step_id, reason in reasons.items()
+              if shown is None or step_id != str(shown.get("step_id"))]
     facts = [
         f"- Mission: {_mission_name(mission)} ({inert(mid, 80)})",
         f"- Status: {token(run.get('status'))}",
         f"- Progress: {progress_line(progress(steps))}" if steps else "- Progress: no plan yet",
-        f"- Current step: {inert(step.get('step_id'), 80)}: {inert(step.get('description'))}{_step_timing(step)}"
-        if step else "- Current step: none in progress",
-        f"- {_timings(run)}",
+        _where(run, steps, reasons),
+        *(f"- Failed step {line}" for line in failed),
+        f"- {_timings(run, last_activity(run, steps, events))}",
         *(f"- {line}" for line in _result_lines(run)),
     ]
     body = [

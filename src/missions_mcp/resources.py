@@ -54,6 +54,8 @@ MISSION_RUNS = 10
 RECENT_RUNS = 20
 LISTED_RUNS = 10
 """Runs whose run, plan and events views ``resources/list`` offers."""
+FAILURE_EVENTS = 100
+"""Error events read to tell why a step failed."""
 MARKDOWN, JSON_MIME = "text/markdown", "application/json"
 
 RECENT_RUNS_URI = "missions://runs/recent"
@@ -199,12 +201,14 @@ class Resources:
         except (MissionsError, *UNEXPECTED_SHAPE) as exc:
             logger.warning("resources/list: the recent runs could not be read: %s", type(exc).__name__)
             runs = []
+        names = await self._mission_names() if runs else {}
         for run in runs:
             mid, rid, status = str(run.get("mission_id")), str(run.get("run_id")), r.clip(run.get("status"), 20)
+            mission = r.clip(names.get(mid) or mid[:8], 60)
             for view, title in (("", "Run"), ("plan", "Plan"), ("events", "Events")):
                 resources.append(types.Resource(
                     uri=run_uri(mid, rid, view), name=f"{view or 'run'} {rid}", mime_type=MARKDOWN,
-                    title=f"{title} of run {rid[:8]} ({status}, started {r.when(run.get('started_at'))})"))
+                    title=f"{title} of run {rid[:8]} of {mission} ({status}, started {r.when(run.get('started_at'))})"))
         return types.ListResourcesResult(resources=resources)
 
     async def read_resource(self, ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
@@ -245,12 +249,22 @@ class Resources:
         run = await fetch(self.client, "get_run", **ids)
         steps = await fetch(self.client, "get_plan", **ids)
         mission = await self._mission_or_none(ref.mission_id)
+        reasons = await self._failure_reasons(ids, steps)
         if ref.kind == "plan":
-            return r.plan_markdown(mission, run, steps), MARKDOWN
+            return r.plan_markdown(mission, run, steps, reasons), MARKDOWN
         if ref.kind == "plan.json":
-            return r.dumps(r.plan_json(mission, run, steps)), JSON_MIME
+            return r.dumps(r.plan_json(mission, run, steps, reasons)), JSON_MIME
         events, total = await tail_events(self.client, ref.mission_id, ref.run_id, RUN_EVENTS)
-        return r.run_markdown(mission, run, steps, events, total), MARKDOWN
+        return r.run_markdown(mission, run, steps, events, total, reasons), MARKDOWN
+
+    async def _failure_reasons(self, ids: dict[str, str], steps: list[dict[str, Any]]) -> dict[str, str]:
+        """Why the failed steps failed: their metadata, else their error events (read only when one failed)."""
+        if not any(isinstance(s, dict) and s.get("status") == "failed" for s in steps):
+            return {}
+        errors, _ = await fetch_page(self.client, "list_events", **ids, type="error", page_size=FAILURE_EVENTS)
+        failed, _ = await fetch_page(self.client, "list_events", **ids, type="step_failed", page_size=FAILURE_EVENTS)
+        in_order = sorted(errors + failed, key=lambda e: str(e.get("timestamp") or ""))
+        return r.failure_reasons(steps, in_order)
 
     async def _mission_or_none(self, mission_id: str) -> dict[str, Any] | None:
         try:
@@ -277,14 +291,18 @@ class Resources:
         return r.events_markdown(run_uri(ref.mission_id, ref.run_id, "events"), ref.run_id, events, first, total,
                                  ref.page, EVENTS_PAGE)
 
-    async def _recent_runs(self) -> str:
-        runs, meta = await fetch_page(self.client, "list_recent_runs", page_size=RECENT_RUNS)
-        names: dict[str, str] = {}
+    async def _mission_names(self) -> dict[str, str]:
+        """Mission id → name, of the 100 newest missions; empty when they cannot be read."""
         try:
             missions, _ = await fetch_page(self.client, "list_missions", page_size=100)
-            names = {str(m.get("mission_id")): str(m.get("name", "")) for m in missions}
-        except MissionsError as exc:
-            logger.info("recent runs: mission names unavailable: %s", type(exc).__name__)
+        except (MissionsError, *UNEXPECTED_SHAPE) as exc:
+            logger.info("mission names unavailable: %s", type(exc).__name__)
+            return {}
+        return {str(m.get("mission_id")): str(m.get("name", "")) for m in missions}
+
+    async def _recent_runs(self) -> str:
+        runs, meta = await fetch_page(self.client, "list_recent_runs", page_size=RECENT_RUNS)
+        names = await self._mission_names()
         return r.recent_runs_markdown(runs, int(meta.get("total_results", len(runs))), names)
 
     async def _recent_events(self) -> str:

@@ -158,7 +158,10 @@ async def _drifting(op: Operation, mode: str, rounds: int) -> None:
     def upstream(request: httpx.Request) -> httpx.Response:
         return httpx.Response(op.status, json=current["answer"])
 
-    settings = Settings(backend="remote", api_key="test-key", base_url="https://api.example.test/v2", max_retries=0)
+    settings = Settings(
+        backend="remote", api_key="schema-key-8e41a2f6c3",
+        base_url="https://api.example.test/v2", max_retries=0,
+    )
     server = MissionsServer(settings, client=MissionsClient(settings, transport=httpx.MockTransport(upstream)))
     rng = random.Random(f"{op.name}-{mode}")
     outcomes = {"valid": 0, "error": 0}

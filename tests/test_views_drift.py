@@ -47,7 +47,10 @@ async def test_views_prompts_and_completions_answer_or_fail_clearly(mode: str) -
             answer, _ = drift(answer, rng)
         return httpx.Response(200, json=answer)
 
-    settings = Settings(backend="remote", api_key="k", base_url="https://api.example.test/v2", max_retries=0)
+    settings = Settings(
+        backend="remote", api_key="drift-key-5b0f1c9e7d",
+        base_url="https://api.example.test/v2", max_retries=0,
+    )
     server = MissionsServer(settings, client=MissionsClient(settings, transport=httpx.MockTransport(upstream)))
     base = f"missions://missions/{MID}"
     uris = [base, f"{base}/runs/{RID}", f"{base}/runs/{RID}/plan", f"{base}/runs/{RID}/plan.json",

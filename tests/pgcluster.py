@@ -80,7 +80,10 @@ class Cluster:
             raise RuntimeError(f"{name} failed ({done.returncode}): {done.stderr.strip()}\n{tail}")
 
     @classmethod
-    def start(cls, bindir: Path) -> Cluster:
+    def start(cls, bindir: Path, *, durable: bool = False) -> Cluster:
+        """``durable``: fsync and full-page writes on, as a real server runs (benchmarks); off for tests.
+        Commits are not waited for either way (``synchronous_commit=off``): like the SQLite store's
+        ``synchronous=NORMAL``, a commit survives the process, not necessarily a power cut."""
         user = "postgres" if os.geteuid() == 0 else None
         directory = Path(tempfile.mkdtemp(prefix="missions-pg-"))
         if user is not None:
@@ -112,10 +115,9 @@ class Cluster:
                 f"-p {cluster.port}",
                 "-c listen_addresses=127.0.0.1",
                 f"-c unix_socket_directories={directory}",
-                "-c fsync=off",
                 "-c synchronous_commit=off",
-                "-c full_page_writes=off",
                 "-c max_connections=300",
+                *([] if durable else ["-c fsync=off", "-c full_page_writes=off"]),
             ]
         )
         cluster._tool(
@@ -124,6 +126,8 @@ class Cluster:
         return cluster
 
     def stop(self) -> None:
+        if not self.directory.exists():
+            return  # stopped already
         try:
             self._tool("pg_ctl", "stop", "-D", str(self.directory / "data"), "-m", "immediate", "-w", "-t", "30")
         finally:

@@ -191,3 +191,54 @@ def test_the_commands_refuse_an_unusable_database_in_one_line(postgres_url: str,
         assert done.returncode == 2, (args, done.stderr)
         assert lines == [lines[0]] and lines[0].startswith("missions-mcp: ") and advice in lines[0], (args, done.stderr)
         assert "Traceback" not in done.stderr and password not in done.stderr + done.stdout, args
+
+
+@pytest.mark.anyio
+async def test_connections_the_server_dropped_are_replaced(postgres_server: str, postgres_url: str) -> None:
+    import httpx
+    import psycopg
+
+    from missions_mcp.local import create_app
+
+    app = create_app(postgres_url)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://local") as client:
+            assert (await client.post("/ai/missions", json={"name": "before"})).status_code == 201
+            with psycopg.connect(postgres_server, autocommit=True) as admin:  # as a server restart would
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = 'missions-mcp' AND pid <> pg_backend_pid()"
+                )
+            assert (await client.post("/ai/missions", json={"name": "after"})).status_code == 201
+            assert (await client.get("/ai/missions")).json()["meta"]["total_results"] == 2
+    finally:
+        app.state.store.close()
+
+
+@pytest.mark.anyio
+async def test_a_server_gone_away_is_503_with_retry_after_and_the_password_nowhere() -> None:
+    import httpx
+
+    from missions_mcp.local import create_app
+
+    from pgcluster import Cluster, _bindir
+
+    bindir = _bindir()
+    if bindir is None:
+        pytest.skip("needs PostgreSQL's server tools to start and stop a cluster of its own")
+    cluster = Cluster.start(bindir)
+    store = None
+    try:
+        store = PostgresStore(cluster.url, pool_timeout=2)
+        app = create_app(store)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://local") as client:
+            assert (await client.post("/ai/missions", json={"name": "before"})).status_code == 201
+            cluster.stop()
+            for request in (client.get("/ai/missions"), client.post("/ai/missions", json={"name": "lost"})):
+                r = await request
+                assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+                assert "PostgreSQL" in r.json()["detail"] and cluster.password not in r.text
+    finally:
+        if store is not None:
+            store.close()
+        cluster.stop()

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
+from . import StoreUnavailable
 from .idempotency import Replay
 from .routes import allowed_methods, build_router
 from .store import Conflict, Invalid, NotFound, Store, open_store
@@ -67,6 +68,13 @@ def create_app(db_path: str | os.PathLike[str] | Store = ":memory:", *, page: bo
         # A state conflict (pausing a paused run, a second plan) does not go away by itself:
         # tell clients that retry 409s by default (ours, the SDKs) not to.
         return JSONResponse({"detail": exc.detail}, status_code=409, headers={"x-should-retry": "false"})
+
+    @app.exception_handler(StoreUnavailable)
+    async def unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        # The database server is away (restarting, unreachable). Clients that retry 503 (ours, the SDKs)
+        # ask again shortly, with the same Idempotency-Key, so a write whose commit was cut off is not doubled.
+        return JSONResponse({"detail": f"The store is unavailable ({exc}); try again shortly."}, status_code=503,
+                            headers={"Retry-After": "1"})
 
     @app.exception_handler(Replay)
     async def replay(request: Request, exc: Replay) -> Response:

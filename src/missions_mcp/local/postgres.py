@@ -56,6 +56,7 @@ CHANNEL = "missions_changes"
 
 MIGRATION_LOCK = 0x6D697373696F6E73  # "missions": the advisory lock key of schema changes
 POOL_SIZE = 10
+POOL_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 10
 
 MIGRATIONS: list[str] = [
@@ -263,7 +264,7 @@ class PostgresStore(Store):
 
     dialect = Dialect(name="postgresql", lock=" FOR UPDATE")
 
-    def __init__(self, url: str, *, pool_size: int = POOL_SIZE):
+    def __init__(self, url: str, *, pool_size: int = POOL_SIZE, pool_timeout: float = POOL_TIMEOUT):
         super().__init__()
         probe(url)
         import psycopg
@@ -287,6 +288,7 @@ class PostgresStore(Store):
             configure=self._configure,
             check=ConnectionPool.check_connection,
             name="missions-mcp",
+            timeout=pool_timeout,
             open=True,
         )
         try:
@@ -307,27 +309,53 @@ class PostgresStore(Store):
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        with self._pool.connection() as conn:
+        # A pooled connection is checked before it is handed out, so one the server dropped (a
+        # restart) is replaced, not failed on; no connection at all within the timeout is 503.
+        from psycopg_pool import PoolTimeout
+
+        try:
+            conn = self._pool.getconn()
+        except PoolTimeout:
+            raise PostgresUnavailable(
+                f"no connection to PostgreSQL at {self.target} within {self._pool.timeout:g} s"
+            ) from None
+        try:
             yield conn
+        finally:
+            self._pool.putconn(conn)
 
     def _begin(self, conn: psycopg.Connection[Any], read_only: bool) -> None:
         self._local.writing = not read_only
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if read_only else "BEGIN")
 
     def _commit(self, conn: psycopg.Connection[Any]) -> None:
+        # NOTIFY is transactional: listeners hear of the write when, and only if, it commits.
+        statement = f"NOTIFY {CHANNEL}, '{self._origin}'; COMMIT" if self._local.writing else "COMMIT"
+        try:
+            conn.execute(statement)  # no parameters: one round trip for both statements
+        except self._psycopg.OperationalError as exc:
+            if conn.closed or conn.broken:
+                raise PostgresUnavailable(f"the connection to PostgreSQL at {self.target} was lost") from exc
+            raise
         if self._local.writing:
-            # NOTIFY is transactional: listeners hear of the write when, and only if, it commits.
-            conn.execute(f"NOTIFY {CHANNEL}, '{self._origin}'; COMMIT")
             self._commits = next(self._commit_count)  # worker threads commit side by side: next() is atomic
-        else:
-            conn.execute("COMMIT")
 
     def _rollback(self, conn: psycopg.Connection[Any]) -> None:
-        if conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE and not conn.closed:
+        status = self._psycopg.pq.TransactionStatus
+        if conn.closed or conn.info.transaction_status not in (status.INTRANS, status.INERROR):
+            return  # nothing open, or the connection is gone (the server ends its transaction)
+        try:
             conn.execute("ROLLBACK")
+        except self._psycopg.OperationalError:
+            pass  # the connection broke meanwhile: the pool replaces it; the error being raised says why
 
     def _execute(self, conn: psycopg.Connection[Any], sql: str, params: Sequence[Any]) -> Any:
-        return conn.execute(qmark_to_format(sql), params)
+        try:
+            return conn.execute(qmark_to_format(sql), params)
+        except self._psycopg.OperationalError as exc:
+            if conn.closed or conn.broken:
+                raise PostgresUnavailable(f"the connection to PostgreSQL at {self.target} was lost") from exc
+            raise
 
     # -- migrations
 

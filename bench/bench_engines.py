@@ -32,7 +32,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -147,70 +146,79 @@ def postgres(url: str | None) -> Iterator[str]:
             cluster.stop()
 
 
-async def engine_figures(target: str | Path, args: argparse.Namespace, replica_counts: list[int]) -> dict[str, Any]:
-    figures: dict[Any, Any] = {}
-    started = time.perf_counter()
-    mission_id, big, empty = seed(target, args.big)
+async def set_status(port: int, mission_id: str, run_id: str, status: str) -> None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        (await http.patch(f"/ai/missions/{mission_id}/runs/{run_id}", json={"status": status})).raise_for_status()
 
-    async def set_status(port: int, status: str) -> None:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            (await http.patch(f"/ai/missions/{mission_id}/runs/{empty}", json={"status": status})).raise_for_status()
 
-    figures["seeded"] = time.perf_counter() - started
-    events = f"/ai/missions/{mission_id}/runs/{empty}/events"
-    for count in replica_counts:
-        with replicas(target, count) as ports:
-            await set_status(ports[0], "running")
-            await log_rate(ports, events, 1, 50)  # warm-up: connections, prepared statements
-            figures[count, 1] = await log_rate(ports, events, 1, args.events)
-            figures[count, 8] = await log_rate(ports, events, 8, args.events // 8)
-            if count == 1:
-                base = f"http://127.0.0.1:{ports[0]}"
+async def measure(args: argparse.Namespace, sqlite_file: Path, pg_url: str) -> list[tuple[str, str, str]]:
+    """All three set-ups are up at once and measured in turn, round after round (medians over the
+    rounds): a busy moment of the machine then costs each of them alike."""
+    seeded, ids = {}, {}
+    for engine, target in (("sqlite", sqlite_file), ("postgresql", pg_url)):
+        started = time.perf_counter()
+        ids[engine] = seed(target, args.big)
+        seeded[engine] = time.perf_counter() - started
+    with replicas(sqlite_file, 1) as lite_ports, replicas(pg_url, 2) as pg_ports:
+        setups = {"sqlite": ("sqlite", lite_ports), "pg1": ("postgresql", pg_ports[:1]),
+                  "pg2": ("postgresql", pg_ports)}
+        for engine, ports in (("sqlite", lite_ports), ("postgresql", pg_ports)):
+            mission_id, _, empty = ids[engine]
+            await set_status(ports[0], mission_id, empty, "running")
+        rates: dict[tuple[str, int], list[float]] = {(name, c): [] for name in setups for c in (1, 8)}
+        for engine, ports in setups.values():  # warm-up: connections, prepared statements
+            await log_rate(ports, f"/ai/missions/{ids[engine][0]}/runs/{ids[engine][2]}/events", 8, 20)
+        for _ in range(args.rounds):
+            for clients in (1, 8):
+                for name, (engine, ports) in setups.items():
+                    events = f"/ai/missions/{ids[engine][0]}/runs/{ids[engine][2]}/events"
+                    rates[name, clients].append(await log_rate(ports, events, clients, args.events // clients))
+        pages: dict[tuple[str, str], list[float]] = {}
+        last = -(-args.big // 50)
+        for _ in range(args.rounds):
+            for engine, ports in (("sqlite", lite_ports), ("postgresql", pg_ports)):
+                mission_id, big, _ = ids[engine]
                 path = f"/ai/missions/{mission_id}/runs/{big}/events"
-                figures["first"] = await latencies(base, path, {"page[number]": 1, "page[size]": 50}, args.samples)
-                last = -(-args.big // 50)
-                figures["last"] = await latencies(base, path, {"page[number]": last, "page[size]": 50}, args.samples)
-            await set_status(ports[0], "paused")
-    return figures
+                for label, number in (("first", 1), ("last", last)):
+                    pages.setdefault((engine, label), []).extend(await latencies(
+                        f"http://127.0.0.1:{ports[0]}", path, {"page[number]": number, "page[size]": 50},
+                        args.samples // args.rounds,
+                    ))
 
+    def rate(name: str, clients: int) -> str:
+        value, base = statistics.median(rates[name, clients]), statistics.median(rates["sqlite", clients])
+        return f"{value:,.0f} events/s ({value / base:.2f}×)"
 
-async def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        lite = await engine_figures(Path(tmp) / "bench.db", args, [1])
-    with postgres(args.postgres_url) as url:
-        pg = await engine_figures(url, args, [1, 2])
-
-    def rate(value: float, baseline: float) -> str:
-        return f"{value:,.0f} events/s ({value / baseline:.2f}×)"
-
-    def lat(values: list[float], baseline: list[float]) -> str:
+    def lat(engine: str, label: str) -> str:
+        values, baseline = pages[engine, label], pages["sqlite", label]
         p50, p99 = statistics.median(values), p(values, 99)
         return f"{p50:.2f} / {p99:.2f} ms ({p50 / statistics.median(baseline):.2f}× / {p99 / p(baseline, 99):.2f}×)"
 
     rows = []
     for clients in (1, 8):
-        base = lite[1, clients]
-        rows.append((f"log_event, {clients} client{'s' if clients > 1 else ''}", f"{base:,.0f} events/s (1.00×)",
-                     " · ".join(f"{n} replica{'s' if n > 1 else ''}: {rate(pg[n, clients], base)}" for n in (1, 2))))
-    last = -(-args.big // 50)
-    rows.append((f"list_events page 1 of {args.big:,} events, p50 / p99",
-                 lat(lite["first"], lite["first"]), lat(pg["first"], lite["first"])))
-    rows.append((f"list_events page {last:,} (the last), p50 / p99",
-                 lat(lite["last"], lite["last"]), lat(pg["last"], lite["last"])))
-    rows.append((f"seeding {args.big:,} events in one transaction", f"{lite['seeded']:.1f} s", f"{pg['seeded']:.1f} s"))
+        rows.append((f"log_event, {clients} client{'s' if clients > 1 else ''}", rate("sqlite", clients),
+                     f"1 replica: {rate('pg1', clients)} · 2 replicas: {rate('pg2', clients)}"))
+    rows.append((f"list_events page 1 of {args.big:,} events, p50 / p99", lat("sqlite", "first"),
+                 lat("postgresql", "first")))
+    rows.append((f"list_events page {last:,} (the last), p50 / p99", lat("sqlite", "last"), lat("postgresql", "last")))
+    rows.append((f"seeding {args.big:,} events in one transaction", f"{seeded['sqlite']:.1f} s",
+                 f"{seeded['postgresql']:.1f} s"))
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=2000, help="events logged over HTTP per measurement")
+    parser.add_argument("--events", type=int, default=1000, help="events logged over HTTP per measurement")
     parser.add_argument("--big", type=int, default=100_000, help="events in the run that list_events reads")
     parser.add_argument("--samples", type=int, default=300, help="requests per latency measurement")
     parser.add_argument("--postgres-url", default=os.environ.get("MISSIONS_TEST_POSTGRES_URL"),
                         help="a PostgreSQL server to use (a schema is made and dropped); default: a throwaway cluster")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over the set-ups (medians are given)")
     args = parser.parse_args()
-    rows = asyncio.run(measure(args))
-    print(f"cores: {os.cpu_count()} shared by the replicas, the database and the load generator\n")
+    with tempfile.TemporaryDirectory() as tmp, postgres(args.postgres_url) as url:
+        rows = asyncio.run(measure(args, Path(tmp) / "bench.db", url))
+    print(f"cores: {os.cpu_count()} shared by the replicas, the database and the load generator;"
+          f" medians of {args.rounds} rounds\n")
     print("| measure | SQLite (baseline) | PostgreSQL (× SQLite) |\n|---|---|---|")
     for name, lite, pg in rows:
         print(f"| {name} | {lite} | {pg} |")

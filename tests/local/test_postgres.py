@@ -242,3 +242,29 @@ async def test_a_server_gone_away_is_503_with_retry_after_and_the_password_nowhe
         if store is not None:
             store.close()
         cluster.stop()
+
+
+def test_a_deadlock_the_server_breaks_is_a_retryable_unavailable_store(store: PostgresStore) -> None:
+    with store.atomic("tenant") as tx:
+        _insert_mission(tx, "m1", "one")
+        _insert_mission(tx, "m2", "two")
+    both_locked_one = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def lock(first: str, second: str) -> None:
+        try:
+            with store.atomic("tenant") as tx:
+                tx.one("SELECT seq FROM missions WHERE mission_id = ? FOR UPDATE", (first,))
+                both_locked_one.wait(timeout=10)
+                tx.one("SELECT seq FROM missions WHERE mission_id = ? FOR UPDATE", (second,))
+            outcomes.append("committed")
+        except PostgresUnavailable as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=lock, args=pair) for pair in (("m1", "m2"), ("m2", "m1"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(outcomes) == 2 and "committed" in outcomes, outcomes  # one went through
+    assert any("(40P01)" in o for o in outcomes), outcomes  # the other: deadlock_detected, told as retryable

@@ -351,6 +351,12 @@ class MissionsClient:
             follow_redirects=False,  # a redirect is an error the model reads; the key never follows it
         )
 
+    def change_marker(self) -> object:
+        """A value that changes after any commit to the embedded store, by any process (``None`` until the
+        store is open, and for an API over HTTP): how views notice writes made elsewhere."""
+        store = self._embedded_store
+        return store.change_marker() if store is not None else None
+
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()

@@ -39,7 +39,9 @@ class MissionsServer:
         self.settings = settings
         self.client = client or MissionsClient(settings)
         self.operations = select_operations(settings)
-        self.subscriptions = Subscriptions(self.client, watch_interval=settings.watch_interval)
+        in_process = settings.resolved_backend == "local"
+        self.subscriptions = Subscriptions(self.client, watch_interval=settings.watch_interval,
+                                           change_marker=self.client.change_marker if in_process else None)
         self.client_log = ClientLog()
         self.tools = Tools(self.client, self.operations, open_world=settings.resolved_backend == "remote",
                            after_call=self.subscriptions.after_call, log=self.client_log.log)

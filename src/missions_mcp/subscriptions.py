@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -38,17 +38,23 @@ from .resources import (
     run_uri,
 )
 
-__all__ = ["Subscriptions"]
+__all__ = ["Subscriptions", "STORE_CHECK_INTERVAL"]
 
 logger = logging.getLogger(__name__)
+
+STORE_CHECK_INTERVAL = 0.5
+"""Seconds between two reads of the embedded store's change marker while a view is subscribed."""
 
 
 class Subscriptions:
     """The subscribers of the views of one server, in both protocol eras, and the watcher."""
 
-    def __init__(self, client: MissionsClient, *, watch_interval: float = 0.0):
+    def __init__(self, client: MissionsClient, *, watch_interval: float = 0.0,
+                 change_marker: Callable[[], object] | None = None):
         self.client = client
         self.watch_interval = watch_interval
+        self._change_marker = change_marker
+        """The embedded store's change marker: subscribers hear of other processes' writes by default."""
         self.bus = InMemorySubscriptionBus()
         self._listen = ListenHandler(self.bus)
         self._legacy: dict[str, dict[int, Any]] = {}
@@ -184,13 +190,20 @@ class Subscriptions:
     async def poll_once(self) -> set[str]:
         """Compare the fingerprint of every subscribed view's source with the last one; notify changes."""
         self._last_poll = time.monotonic()
+        return await self._poll(self._fingerprints)
+
+    def _by_source(self) -> dict[tuple[str, ...], set[str]]:
         by_source: dict[tuple[str, ...], set[str]] = {}
         for uri in self.subscribed():
             ref = parse_uri(uri)
             if ref is not None:
                 by_source.setdefault(ref.source, set()).add(uri)
-        for stale in set(self._fingerprints) - set(by_source):
-            del self._fingerprints[stale]
+        return by_source
+
+    async def _poll(self, fingerprints: dict[tuple[str, ...], Any]) -> set[str]:
+        by_source = self._by_source()
+        for stale in set(fingerprints) - set(by_source):
+            del fingerprints[stale]
         changed: set[str] = set()
         for source, uris in by_source.items():
             try:
@@ -198,13 +211,35 @@ class Subscriptions:
             except MissionsError as exc:
                 logger.info("watch: %s not checked this round: %s", source[0], type(exc).__name__)
                 continue
-            previous = self._fingerprints.get(source)
-            self._fingerprints[source] = current
+            previous = fingerprints.get(source)
+            fingerprints[source] = current
             if previous is not None and previous != current:
                 changed |= uris
         if changed:
             await self.notify(changed)
         return changed
+
+    async def watch_store(self, interval: float) -> None:
+        """Notice commits to the embedded store by any process (a second MCP server, ``missions-mcp api``).
+
+        Every ``interval`` seconds the store's change marker is read (SQLite's ``PRAGMA data_version``:
+        microseconds); only when it moved, or a view was newly subscribed, are the subscribed views
+        compared. Its fingerprints are its own, so it never takes a change from :meth:`poll_once`.
+        """
+        assert self._change_marker is not None
+        fingerprints: dict[tuple[str, ...], Any] = {}
+        last: object = None
+        while True:
+            await anyio.sleep(interval)
+            try:
+                if not self.subscribed():
+                    continue
+                marker = self._change_marker()
+                if marker != last or set(self._by_source()) - set(fingerprints):
+                    last = marker
+                    await self._poll(fingerprints)
+            except Exception:  # the watcher must outlive one bad round
+                logger.exception("watch: the store's changes could not be checked")
 
     async def watch(self, interval: float) -> None:
         """Poll every ``interval`` seconds until cancelled (a second server lifespan shares the rhythm)."""
@@ -220,11 +255,14 @@ class Subscriptions:
     @asynccontextmanager
     async def lifespan(self, server: Any) -> AsyncIterator[dict[str, Any]]:
         """The server's lifespan: the watcher runs while the server does (stdio and HTTP alike)."""
-        if self.watch_interval <= 0:
+        if self.watch_interval <= 0 and self._change_marker is None:
             yield {}
             return
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self.watch, self.watch_interval)
+            if self.watch_interval > 0:
+                tg.start_soon(self.watch, self.watch_interval)
+            else:
+                tg.start_soon(self.watch_store, STORE_CHECK_INTERVAL)
             try:
                 yield {}
             finally:

@@ -268,3 +268,38 @@ def test_a_deadlock_the_server_breaks_is_a_retryable_unavailable_store(store: Po
         t.join(timeout=30)
     assert len(outcomes) == 2 and "committed" in outcomes, outcomes  # one went through
     assert any("(40P01)" in o for o in outcomes), outcomes  # the other: deadlock_detected, told as retryable
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_an_mcp_server_on_the_in_process_backend_writes_to_postgresql(postgres_url: str, mode: str) -> None:
+    """``missions-mcp --local --db postgresql://…``: tool calls reach the database, a second server sees them."""
+    from mcp import Client
+
+    from missions_mcp import Settings, build_server
+
+    writer = build_server(Settings(backend="local", db_path=postgres_url))
+    reader = build_server(Settings(backend="local", db_path=postgres_url))
+    try:
+        async with Client(writer.server, mode=mode) as client:
+            made = await client.call_tool("create_mission", {"name": "through MCP"})
+            assert not made.is_error, made
+            mission_id = made.structured_content["mission_id"]
+            run = await client.call_tool("start_run", {"mission_id": mission_id})
+            run_id = run.structured_content["run_id"]
+            logged = await client.call_tool(
+                "log_event", {"mission_id": mission_id, "run_id": run_id, "type": "message", "summary": "hi"}
+            )
+            assert not logged.is_error, logged
+        async with Client(reader.server, mode=mode) as client:
+            listed = await client.call_tool("list_events", {"mission_id": mission_id, "run_id": run_id})
+            assert [e["summary"] for e in listed.structured_content["data"]] == ["hi"]
+    finally:
+        await writer.aclose()
+        await reader.aclose()
+    store = PostgresStore(postgres_url)  # and the rows are in PostgreSQL, not in a file somewhere
+    try:
+        with store.atomic(None, read_only=True) as tx:
+            assert tx.value("SELECT COUNT(*) FROM events") == 1
+    finally:
+        store.close()

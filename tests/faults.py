@@ -43,12 +43,21 @@ class FaultPlan:
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
+        self._burst = 0
 
     def next(self, method: str) -> str | None:
         self.requests += 1
-        if method == "GET" or self._random.random() >= self.rate:
+        if method == "GET":
+            return None
+        if self._burst:  # rate limits come in bursts: long enough, a call runs out of retries
+            self._burst -= 1
+            self.injected["429"] += 1
+            return "429"
+        if self._random.random() >= self.rate:
             return None
         fault = self._random.choice(FAULTS)
+        if fault == "429" and self._random.random() < 0.25:
+            self._burst = 24
         self.injected[fault] += 1
         return fault
 
@@ -85,7 +94,8 @@ class FaultProxy:
     def __init__(self, upstream: str, plan: FaultPlan):
         self.upstream, self.plan = upstream, plan
         self._server: asyncio.base_events.Server | None = None
-        self._http = httpx.AsyncClient(base_url=upstream, timeout=30)
+        # a fresh connection per request: no race with the API closing an idle keep-alive connection
+        self._http = httpx.AsyncClient(base_url=upstream, timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
         self.port = 0
 
     async def __aenter__(self) -> str:
@@ -249,8 +259,9 @@ class Report:
     wrong_answers: list[str]
 
 
-async def run_scenario(session: Client, api: httpx.AsyncClient, counts: Counts, *, concurrency: int = 4,
-                       tag: str = "") -> Report:
+async def run_scenario(
+    session: Client, api: httpx.AsyncClient, counts: Counts, *, concurrency: int = 4, tag: str = ""
+) -> Report:
     """Every write of ``counts`` through ``session`` as an :class:`Agent`; then each counted in the API."""
     import anyio
 
@@ -258,10 +269,14 @@ async def run_scenario(session: Client, api: httpx.AsyncClient, counts: Counts, 
     mission = (await api.post("/ai/missions", json={"name": f"faults {tag}"})).json()["data"]["mission_id"]
     run = (await api.post(f"/ai/missions/{mission}/runs", json={})).json()["data"]["run_id"]
     await api.patch(f"/ai/missions/{mission}/runs/{run}", json={"status": "running"})
-    await api.post(f"/ai/missions/{mission}/runs/{run}/plan",
-                   json={"steps": [{"step_id": "s0", "description": "start", "sequence": 0}]})
-    doomed = [(await api.post("/ai/missions", json={"name": f"doomed {tag} {i}"})).json()["data"]["mission_id"]
-              for i in range(counts.delete_mission)]
+    await api.post(
+        f"/ai/missions/{mission}/runs/{run}/plan",
+        json={"steps": [{"step_id": "s0", "description": "start", "sequence": 0}]},
+    )
+    doomed = [
+        (await api.post("/ai/missions", json={"name": f"doomed {tag} {i}"})).json()["data"]["mission_id"]
+        for i in range(counts.delete_mission)
+    ]
     events_path = f"/ai/missions/{mission}/runs/{run}/events"
     tally = Tally()
     agent = Agent(session, tally)
@@ -272,11 +287,18 @@ async def run_scenario(session: Client, api: httpx.AsyncClient, counts: Counts, 
         out: list[tuple[str, int, dict[str, Any], Stored]] = []
         for i in range(counts.create_mission):
             name = f"made {tag} {i}"
-            out.append(("create_mission", i, {"name": name},
-                        lambda name=name: truth.count("/ai/missions", "name", name)))
+            out.append(
+                ("create_mission", i, {"name": name}, lambda name=name: truth.count("/ai/missions", "name", name))
+            )
         for i in range(counts.start_run):
-            out.append(("start_run", i, {"mission_id": mission, "metadata": {"n": i}},
-                        lambda i=i: truth.count(f"/ai/missions/{mission}/runs", "metadata.n", i)))
+            out.append(
+                (
+                    "start_run",
+                    i,
+                    {"mission_id": mission, "metadata": {"n": i}},
+                    lambda i=i: truth.count(f"/ai/missions/{mission}/runs", "metadata.n", i),
+                )
+            )
         for i in range(counts.add_plan_steps):
             step = {"step_id": f"a{i}", "description": f"step {i}", "sequence": i + 1}
 
@@ -285,8 +307,14 @@ async def run_scenario(session: Client, api: httpx.AsyncClient, counts: Counts, 
 
             out.append(("add_plan_steps", i, {**ref, "steps": [step]}, plan_count))
         for i in range(counts.log_event):
-            out.append(("log_event", i, {**ref, "type": "message", "summary": f"event {i}"},
-                        lambda i=i: truth.count(events_path, "summary", f"event {i}")))
+            out.append(
+                (
+                    "log_event",
+                    i,
+                    {**ref, "type": "message", "summary": f"event {i}"},
+                    lambda i=i: truth.count(events_path, "summary", f"event {i}"),
+                )
+            )
         for i, gone in enumerate(doomed):
 
             async def deleted(gone: str = gone) -> int:

@@ -33,11 +33,13 @@ async def _quick_sleep(seconds: float) -> None:
 
 def _assert_sound(report: Report, plan: FaultPlan) -> None:
     tally = report.tally
-    print(f"\nfaults proof: {tally.calls + tally.repeats} MCP calls ({tally.acknowledged} acknowledged at once, "
-          f"{tally.failed_may_be_stored} failed 'may have been stored' and repeated with their key "
-          f"{tally.repeats} times, {tally.failed_not_stored} failed 'not stored'); {plan.requests} HTTP requests, "
-          f"{sum(plan.injected.values())} faults injected {dict(plan.injected)}; "
-          f"lost {report.lost}, duplicated {report.duplicated}")
+    print(
+        f"\nfaults proof: {tally.calls + tally.repeats} MCP calls ({tally.acknowledged} acknowledged at once, "
+        f"{tally.failed_may_be_stored} failed 'may have been stored' and repeated with their key "
+        f"{tally.repeats} times, {tally.failed_not_stored} failed 'not stored'); {plan.requests} HTTP requests, "
+        f"{sum(plan.injected.values())} faults injected {dict(plan.injected)}; "
+        f"lost {report.lost}, duplicated {report.duplicated}"
+    )
     assert report.wrong_answers == [], report.wrong_answers[:5]
     assert report.lost == 0 and report.duplicated == 0
     assert tally.wrongly_not_stored == [], tally.wrongly_not_stored[:3]
@@ -45,6 +47,7 @@ def _assert_sound(report: Report, plan: FaultPlan) -> None:
     # the proof proves something only if each kind of fault, and each kind of failure, happened
     assert set(plan.injected) == {"reset-before", "reset-after", "503", "429"}, plan.injected
     assert tally.failed_may_be_stored > 0 and tally.repeats >= tally.failed_may_be_stored
+    assert tally.failed_not_stored > 0, "no call failed without reaching the API: that branch went unproven"
 
 
 @pytest.mark.anyio
@@ -52,8 +55,7 @@ async def test_an_agent_that_repeats_as_told_stores_each_write_once(tmp_path: Pa
     app = create_app(tmp_path / "m.db")
     plan = FaultPlan(rate=0.45, seed=11)
     settings = Settings(base_url="http://faulty.test/v2", max_retries=2)
-    client = MissionsClient(settings, transport=FaultyTransport(httpx.ASGITransport(app=app), plan),
-                            sleep=_quick_sleep)
+    client = MissionsClient(settings, transport=FaultyTransport(httpx.ASGITransport(app=app), plan), sleep=_quick_sleep)
     missions = build_server(settings, client=client)
     counts = Counts(log_event=40, create_mission=8, start_run=8, add_plan_steps=8, delete_mission=8)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://direct.test/v2") as api:
@@ -70,7 +72,12 @@ async def test_proof_faults_between_the_server_and_a_real_api_lose_and_double_no
     plan = FaultPlan(rate=0.2, seed=2026)
     counts = Counts(log_event=1000, create_mission=100, start_run=100, add_plan_steps=100, delete_mission=100)
     with running(["api", "--port", "{port}", "--db", str(tmp_path / "m.db")], "/v2/ai/missions") as (base, _, _o):
-        async with FaultProxy(base, plan) as proxy, httpx.AsyncClient(base_url=base + "/v2", timeout=30) as api:
+        async with (
+            FaultProxy(base, plan) as proxy,
+            httpx.AsyncClient(
+                base_url=base + "/v2", timeout=30, limits=httpx.Limits(max_keepalive_connections=0)
+            ) as api,
+        ):
             settings = Settings(base_url=proxy + "/v2", max_retries=2)
             missions = build_server(settings, client=MissionsClient(settings, sleep=_quick_sleep))
             with anyio.fail_after(900):

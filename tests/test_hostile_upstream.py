@@ -216,8 +216,8 @@ async def test_proof_every_tool_view_prompt_and_completion_over_stdio_at_debug(t
 
 @pytest.mark.slow
 def test_proof_the_embedded_api_at_debug_logs_no_bearer_token(tmp_path: Path):
-    with running(["api", "--port", "{port}", "--db", str(tmp_path / "m.db"), "--log-level", "DEBUG"],
-                 "/v2/ai/missions") as (base, _, output):
+    with running(["api", "--port", "{port}", "--db", str(tmp_path / "m.db"), "--log-level", "DEBUG",
+                  "--accept-tokens", CANARY], "/v2/ai/missions") as (base, _, output):
         headers = {"Authorization": f"Bearer {CANARY}"}
         with httpx.Client(base_url=base + "/v2", headers=headers, timeout=10) as http:
             mission = http.post("/ai/missions", json={"name": f"echo {CANARY}"}).json()["data"]
@@ -226,6 +226,15 @@ def test_proof_the_embedded_api_at_debug_logs_no_bearer_token(tmp_path: Path):
     out, err = (part.decode() for part in output)
     assert err, "the API logged nothing: the check would prove nothing"
     assert _leaks(err) == 0 and _leaks(out) == 0, [line for line in err.splitlines() if _leaks(line)][:3]
+
+
+def test_every_secret_the_settings_hold_is_redacted():
+    from missions_mcp.redact import redact
+
+    token, client_secret = "mcpTOKEN-" + uuid4().hex, "clientSECRET-" + uuid4().hex
+    MissionsClient(Settings(api_key=CANARY, auth_token=token, auth_client_secret=client_secret))
+    said = redact(f"key={CANARY} token={token} secret={client_secret}")
+    assert said == "key=[redacted] token=[redacted] secret=[redacted]"
 
 
 def test_the_canary_check_itself_counts_a_leak():

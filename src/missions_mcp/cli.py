@@ -210,6 +210,10 @@ def _api(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except ValueError as exc:
         parser.exit(2, f"missions-mcp api: {exc}\n")
     _configure_logging(args.log_level)
+    from .redact import add_secret
+
+    for token in tokens:  # the accepted bearer tokens never reach a log line
+        add_secret(token)
     db = db_target(args.db)
     try:
         anyio.run(lambda: serving.serve_api(args.host, args.port, db, tokens=tokens, policy=policy,

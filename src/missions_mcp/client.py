@@ -40,7 +40,7 @@ from .errors import (
     api_error,
 )
 from .params import IDEMPOTENCY_KEY, check_idempotency_key, fields_at
-from .redact import add_secret, needs_redaction, redact_json
+from .redact import add_secrets_of, needs_redaction, redact_json
 
 __all__ = ["ApiResult", "MissionsClient", "ParsedCall", "build_request", "describe_target", "parse_arguments",
            "parse_call"]
@@ -302,7 +302,7 @@ class MissionsClient:
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
     ):
         self.settings = settings
-        add_secret(settings.api_key)
+        add_secrets_of(settings)
         self._transport = transport
         self._sleep = sleep
         self._event_hooks = dict(event_hooks or {})

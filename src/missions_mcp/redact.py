@@ -11,6 +11,7 @@ whatever the source.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -21,6 +22,7 @@ from urllib.parse import quote
 __all__ = [
     "REDACTED",
     "add_secret",
+    "add_secrets_of",
     "install_log_redaction",
     "needs_redaction",
     "quiet_third_party_loggers",
@@ -61,6 +63,15 @@ def add_secret(secret: str | None) -> None:
         raw = re.compile(f"{alternatives}|{_BEARER}".encode())
         _secrets, _text_pattern, _bytes_pattern = ordered, text, raw
     install_log_redaction()
+
+
+def add_secrets_of(settings: Any) -> None:
+    """Redact every field of a settings dataclass that is kept out of its ``repr``: the API key, the
+    bearer token MCP clients send, the introspection client's secret."""
+    for spec in dataclasses.fields(settings):
+        value = getattr(settings, spec.name)
+        if not spec.repr and isinstance(value, str):
+            add_secret(value)
 
 
 def _replace(match: re.Match[str]) -> str:

@@ -27,6 +27,7 @@ from mcp.server.auth.settings import AuthSettings
 
 from .config import Settings
 from .hosts import is_loopback
+from .redact import add_secret
 
 __all__ = ["Authentication", "IntrospectionTokenVerifier", "StaticTokenVerifier", "authentication", "describe"]
 
@@ -157,6 +158,8 @@ def authentication(settings: Settings, *, resource_url: str) -> Authentication |
     ``resource_url`` is this server's MCP endpoint as clients reach it (``--public-url``); tokens
     must have been issued for it. Raises ``ValueError`` with the fix for settings that cannot work.
     """
+    add_secret(settings.auth_token)  # out of every log line and answer, whatever quotes it
+    add_secret(settings.auth_client_secret)
     if settings.auth_token and settings.auth_introspection_url:
         raise ValueError("choose one of --auth-token and --auth-introspection-url, not both")
     if settings.auth_introspection_url:

@@ -56,16 +56,18 @@ def _verifier(server: AuthorizationServer, **kw) -> IntrospectionTokenVerifier:
 
 @pytest.mark.anyio
 async def test_static_token_accepts_only_itself():
-    verifier = StaticTokenVerifier("team-token-42", resource=RESOURCE, scopes=("missions",))
-    accepted = await verifier.verify_token("team-token-42")
+    verifier = StaticTokenVerifier("team-token-0000042", resource=RESOURCE, scopes=("missions",))
+    accepted = await verifier.verify_token("team-token-0000042")
     assert accepted is not None and accepted.resource == RESOURCE and accepted.scopes == ["missions"]
-    for other in ("", "team-token-4", "team-token-421", "TEAM-TOKEN-42", " team-token-42", "team-token-42\x00"):
+    for other in ("", "team-token-000004", "team-token-00000421", "TEAM-TOKEN-0000042", " team-token-0000042",
+                  "team-token-0000042\x00"):
         assert await verifier.verify_token(other) is None, other
 
 
-def test_static_token_must_not_be_empty():
-    with pytest.raises(ValueError):
-        StaticTokenVerifier("  ", resource=RESOURCE)
+def test_static_token_must_be_long_enough():
+    for short in ("", "  ", "fifteen-chars-x"):
+        with pytest.raises(ValueError, match="at least 16 characters"):
+            StaticTokenVerifier(short, resource=RESOURCE)
 
 
 # -- introspection
@@ -123,12 +125,12 @@ def test_authentication_settings_are_checked():
         return authentication(Settings(transport="streamable-http", **kw), resource_url=RESOURCE)
 
     assert build() is None
-    static = build(auth_token="t")
+    static = build(auth_token="settings-test-token-7d41c9")
     assert static is not None and static.kind == "static token"
     assert str(static.settings.resource_server_url) == RESOURCE
     assert str(static.settings.issuer_url) == "https://mcp.team.example"
     for kw, words in [
-        ({"auth_token": "t", "auth_introspection_url": "https://as.example/i"}, "not both"),
+        ({"auth_token": "settings-test-token-7d41c9", "auth_introspection_url": "https://as.example/i"}, "not both"),
         ({"auth_introspection_url": "https://as.example/i"}, "--auth-issuer"),
         ({"auth_introspection_url": "http://as.example/i", "auth_issuer": "https://as.example"}, "https"),
         ({"auth_introspection_url": "ftp://as.example/i", "auth_issuer": "https://as.example"}, r"http\(s\) URL"),

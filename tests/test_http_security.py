@@ -255,6 +255,8 @@ def test_bad_auth_settings_are_one_line_errors():
          "--auth-issuer"),
         (["--transport", "streamable-http", "--allowed-origins", "not an origin"], {}, "origin"),
         (["--transport", "streamable-http", "--public-url", "ftp://x"], {}, "--public-url"),
+        (["--transport", "streamable-http"], {"MISSIONS_AUTH_TOKEN": "short"}, "at least 16 characters"),
+        (["api"], {"MISSIONS_API_TOKENS": "long-enough-token-0001,short"}, "shorter than 16 characters"),
     ]:
         done = _start(args, env)
         assert done.returncode == 2 and words in done.stderr and len(done.stderr.strip().splitlines()) == 1, done
@@ -263,21 +265,21 @@ def test_bad_auth_settings_are_one_line_errors():
 # -- the embedded API's accepted tokens
 
 def test_api_accepts_only_its_tokens_one_tenant_each(tmp_path: Path):
-    tokens = "alpha-token-1,beta-token-2"
+    tokens = "alpha-token-000001,beta-token-0000002"
     with serving(["--db", str(tmp_path / "m.db")], api=True, env={"MISSIONS_API_TOKENS": tokens}) as api:
         def call(method: str, path: str, token: str | None, **kw) -> httpx.Response:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
             return httpx.request(method, api.base + path, headers=headers, timeout=10, **kw)
 
-        for token in (None, "gamma-token-3", "alpha-token-1x", "alpha-token"):
+        for token in (None, "gamma-token-0000003", "alpha-token-000001x", "alpha-token-00000"):
             refused = call("POST", "/ai/missions", token, json={"name": "minted?"})
             assert refused.status_code == 401 and "detail" in refused.json()
             assert refused.headers["www-authenticate"].startswith("Bearer")
-        alpha = call("POST", "/ai/missions", "alpha-token-1", json={"name": "alpha's"})
+        alpha = call("POST", "/ai/missions", "alpha-token-000001", json={"name": "alpha's"})
         assert alpha.status_code == 201
         mission_id = alpha.json()["data"]["mission_id"]
-        assert call("GET", f"/v2/ai/missions/{mission_id}", "alpha-token-1").status_code == 200
-        assert call("GET", f"/ai/missions/{mission_id}", "beta-token-2").status_code == 404
-        assert call("GET", "/ai/missions", "beta-token-2").json()["meta"]["total_results"] == 0
+        assert call("GET", f"/v2/ai/missions/{mission_id}", "alpha-token-000001").status_code == 200
+        assert call("GET", f"/ai/missions/{mission_id}", "beta-token-0000002").status_code == 404
+        assert call("GET", "/ai/missions", "beta-token-0000002").json()["meta"]["total_results"] == 0
         api.stop()
-    assert all(b"alpha-token-1" not in stream for stream in api.output)
+    assert all(b"alpha-token-000001" not in stream for stream in api.output)

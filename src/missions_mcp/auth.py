@@ -29,9 +29,20 @@ from .config import Settings
 from .hosts import is_loopback
 from .redact import add_secret
 
-__all__ = ["Authentication", "IntrospectionTokenVerifier", "StaticTokenVerifier", "authentication", "describe"]
+__all__ = [
+    "MIN_TOKEN_LENGTH",
+    "Authentication",
+    "IntrospectionTokenVerifier",
+    "StaticTokenVerifier",
+    "authentication",
+    "describe",
+]
 
 logger = logging.getLogger(__name__)
+
+
+MIN_TOKEN_LENGTH = 16
+"""Shorter shared tokens are guessable, and could not be redacted from text without mangling it."""
 
 
 def _digest(token: str) -> bytes:
@@ -47,8 +58,9 @@ class StaticTokenVerifier(TokenVerifier):
     token, not even its length."""
 
     def __init__(self, token: str, *, resource: str, scopes: tuple[str, ...] = ()):
-        if not token.strip():
-            raise ValueError("the auth token must not be empty")
+        if len(token.strip()) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"the auth token must be at least {MIN_TOKEN_LENGTH} characters, e.g. from "
+                             "'openssl rand -hex 32'")
         self._digest = _digest(token)
         self._resource = resource
         self._scopes = list(scopes)
@@ -158,8 +170,6 @@ def authentication(settings: Settings, *, resource_url: str) -> Authentication |
     ``resource_url`` is this server's MCP endpoint as clients reach it (``--public-url``); tokens
     must have been issued for it. Raises ``ValueError`` with the fix for settings that cannot work.
     """
-    add_secret(settings.auth_token)  # out of every log line and answer, whatever quotes it
-    add_secret(settings.auth_client_secret)
     if settings.auth_token and settings.auth_introspection_url:
         raise ValueError("choose one of --auth-token and --auth-introspection-url, not both")
     if settings.auth_introspection_url:
@@ -167,6 +177,8 @@ def authentication(settings: Settings, *, resource_url: str) -> Authentication |
         if not settings.auth_issuer:
             raise ValueError("--auth-introspection-url needs --auth-issuer, the authorization server that issues "
                              "the tokens (clients find it in this server's protected resource metadata)")
+        if settings.auth_client_secret and len(settings.auth_client_secret) >= 8:
+            add_secret(settings.auth_client_secret)
         verifier: TokenVerifier = IntrospectionTokenVerifier(
             settings.auth_introspection_url, resource=resource_url,
             client_id=settings.auth_client_id, client_secret=settings.auth_client_secret,
@@ -174,6 +186,7 @@ def authentication(settings: Settings, *, resource_url: str) -> Authentication |
         kind = "token introspection"
     elif settings.auth_token:
         verifier = StaticTokenVerifier(settings.auth_token, resource=resource_url, scopes=settings.auth_scopes)
+        add_secret(settings.auth_token)  # out of every log line and answer, whatever quotes it
         kind = "static token"
     else:
         return None

@@ -54,7 +54,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .auth import Authentication, authentication, describe
+from .auth import MIN_TOKEN_LENGTH, Authentication, authentication, describe
 from .config import Settings
 from .hosts import HostGuard, HostPolicy, is_loopback, is_wildcard
 from .redact import add_secret
@@ -383,6 +383,10 @@ def api_protection(host: str, tokens: Sequence[str], allowed_hosts: Sequence[str
     if is_wildcard(host) and not policy.reaches_beyond_loopback:
         raise ValueError(f"--host {host} listens on every interface, but no host name clients use is allowed: "
                          "add --allowed-hosts NAME")
+    short = [t for t in tokens if len(t) < MIN_TOKEN_LENGTH]
+    if short:
+        raise ValueError(f"{len(short)} accepted token(s) shorter than {MIN_TOKEN_LENGTH} characters: use long random "
+                         "ones, e.g. from 'openssl rand -hex 32'")
     if policy.reaches_beyond_loopback and not tokens:
         raise ValueError(
             f"refusing to serve the Missions API on {host} without an accepted-token list: anyone who reaches the "

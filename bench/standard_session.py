@@ -3,7 +3,7 @@
 Twenty calls, as a model following the server's instructions makes them: create a mission, start a
 run and set it running, write a five-step plan, then for each step log what it did (two events) and
 mark it completed, and finish the run with a result summary. ``bench_session.py`` measures the bytes
-a model reads and writes in it; ``tests/test_session_bytes.py`` pins them.
+a model reads and writes in it; ``tests/test_answers.py`` pins them.
 
 What a model sees of a call is its arguments (compact JSON, as a host sends them) and the text
 content of the result (the JSON the server answers); both are counted in UTF-8 bytes.

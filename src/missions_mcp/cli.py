@@ -17,7 +17,7 @@ import anyio
 from . import __version__
 from .config import Settings
 
-__all__ = ["build_parser", "main", "settings_from_args"]
+__all__ = ["build_parser", "main", "settings_from_args", "waiting_note"]
 
 logger = logging.getLogger("missions_mcp")
 
@@ -92,13 +92,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve_options(parser)
     serve_options(sub.add_parser("serve", help="run the MCP server (the default command)"))
-    api = sub.add_parser("api", help="serve the embedded Missions API alone over HTTP")
-    api.add_argument("--host", default="127.0.0.1")
-    api.add_argument("--port", type=int, default=8700)
+    from .local import default_db_path
+
+    api = sub.add_parser(
+        "api", help="serve the embedded Missions API alone over HTTP",
+        description="Serve the embedded Missions API (the same REST contract as the hosted API, under / and "
+        "/v2) over HTTP, with a live page of its missions and runs at /. Several MCP servers, the "
+        "official SDKs and the page can share it: point them at http://HOST:PORT/v2. Defaults: "
+        f"http://127.0.0.1:8700, database {default_db_path()}.",
+    )
+    api.add_argument("--host", default="127.0.0.1", help="bind address (default %(default)s: this machine only)")
+    api.add_argument("--port", type=int, default=8700, help="port (default %(default)s)")
     api.add_argument("--db", type=_db, default=None,
                      help="a SQLite file, or postgresql://user:password@host:port/dbname shared by replicas"
-                     " (env MISSIONS_DB)")
-    api.add_argument("--log-level", default="INFO")
+                     f" (env MISSIONS_DB; default {default_db_path()})")
+    api.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default %(default)s)")
     api.add_argument("--accept-tokens", type=_csv, default=None,
                      help="bearer tokens the API accepts, one tenant each; needed beyond loopback "
                      "(prefer env MISSIONS_API_TOKENS)")
@@ -156,6 +164,20 @@ def _describe_backend(settings: Settings) -> str:
     return f"Missions API at {settings.resolved_base_url}"
 
 
+def waiting_note(settings: Settings) -> str:
+    """What a person who typed ``missions-mcp`` in a terminal reads: it waits for an MCP client on stdin."""
+    return f"""\
+missions-mcp {__version__} is an MCP server: it is waiting for an MCP client to speak JSON-RPC on this
+terminal's stdin and stdout, and typing here does nothing useful. An MCP host starts it for you:
+  Claude Code:        claude mcp add missions -- missions-mcp
+  a host's config:    {{"mcpServers": {{"missions": {{"command": "missions-mcp"}}}}}}
+  the MCP Inspector:  npx @modelcontextprotocol/inspector missions-mcp
+To look around without a host: missions-mcp api (the Missions API and a live page on
+http://127.0.0.1:8700), missions-mcp ui, missions-mcp runs. Now using the {_describe_backend(settings)}.
+Press Ctrl-C to stop.
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -178,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         gc.enable()
         parser.exit(2, f"missions-mcp: {exc}\n")
     _configure_logging(settings.log_level)
+    if settings.transport == "stdio" and sys.stdin.isatty():
+        sys.stderr.write(waiting_note(settings))
     logger.info("missions-mcp %s: %s, transport %s", __version__, _describe_backend(settings), settings.transport)
     if settings.resolved_backend == "local" and settings.db_path is not None:
         from .local import StoreUnavailable, check_target

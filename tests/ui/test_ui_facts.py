@@ -22,8 +22,8 @@ def test_focus_is_the_current_step_while_running_and_where_it_stopped_after():
              step("s2", "in_progress", 2), step("s2.1", "in_progress", 1, "s2"), step("s3", "pending", 3)]
     assert f.focus_step({"status": "running"}, steps) == (steps[2], "current")
     assert f.focus_step({"status": "cancelled"}, steps) == (steps[2], "stopped")
-    failed = [step("s1", "completed", 1, completed_at="2026-01-01T10:00:05Z"), step("s2", "failed", 2),
-              step("s3", "pending", 3)]
+    failed = [step("s1", "completed", 1, completed_at="2026-01-01T10:00:05Z"),
+              step("s2", "failed", 2, completed_at="2026-01-01T10:00:09Z"), step("s3", "pending", 3)]
     assert f.focus_step({"status": "failed"}, failed) == (failed[1], "stopped")
     done = [step("a", "completed", 1, completed_at="2026-01-01T10:00:09Z"),
             step("b", "completed", 2, completed_at="2026-01-01T10:00:05Z")]
@@ -31,15 +31,14 @@ def test_focus_is_the_current_step_while_running_and_where_it_stopped_after():
     assert f.focus_step({"status": "running"}, done) == (None, "current")
 
 
-def test_failure_reason_from_metadata_else_the_newest_failure_event_of_the_step():
+def test_failure_reason_is_the_views_reason():
     assert f.failure_reason(step("s1", "failed", 1, metadata={"error": "disk full"})) == "disk full"
     events = [
         {"type": "error", "step_id": "s1", "summary": "first try broke", "timestamp": "2026-01-01T10:00:01Z"},
         {"type": "step_failed", "step_id": "s1", "summary": "gave up", "timestamp": "2026-01-01T10:00:02Z"},
-        {"type": "error", "step_id": "s1", "summary": "later noise", "timestamp": "2026-01-01T10:00:03Z"},
         {"type": "step_failed", "step_id": "s2", "summary": "not this step", "timestamp": "2026-01-01T10:00:04Z"},
     ]
-    assert f.failure_reason(step("s1", "failed", 1), events) == "gave up"
+    assert f.failure_reason(step("s1", "failed", 1), events) == "gave up"  # the newest of its failure events
     assert f.failure_reason(step("s1", "failed", 1), events[:1]) == "first try broke"
     assert f.failure_reason(step("s9", "failed", 1), events) is None
 

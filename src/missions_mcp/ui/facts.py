@@ -38,7 +38,7 @@ __all__ = [
     "step_mark",
 ]
 
-FINISHED = frozenset({"succeeded", "failed", "cancelled"})
+FINISHED = r.FINISHED
 """Run statuses a run never leaves."""
 
 RUN_MARKS: dict[str, str] = {
@@ -54,8 +54,6 @@ RUN_MARKS: dict[str, str] = {
 STEP_MARKS = r.MARKS
 """The checklist marks of the Markdown views: ``[x]`` completed, ``[~]`` in progress, ``[!]`` failed…"""
 
-REASON_KEYS = ("error", "reason", "failure", "message")
-"""Keys of a failed step's metadata (or its event's payload) that hold why it failed."""
 CALL_KEYS = ("tool_call_id", "call_id", "id")
 """Payload keys that tie a ``tool_result`` to its ``tool_call`` when both carry one."""
 
@@ -104,8 +102,9 @@ def latest(stamps: Iterable[Any]) -> str | None:
 
 def last_activity(run: Mapping[str, Any], steps: Iterable[Mapping[str, Any]] = (),
                   events: Iterable[Mapping[str, Any]] = ()) -> str | None:
-    """The latest moment anything happened in the run: its own update, a step's start or end, an event."""
-    stamps: list[Any] = [run.get("updated_at"), run.get("finished_at")]
+    """The latest moment anything happened in the run: its own update, a step's start or end, an event
+    (:func:`render.last_activity`, computed faster for plans of thousands of steps)."""
+    stamps: list[Any] = [run.get("updated_at"), run.get("started_at"), run.get("finished_at")]
     for step in steps:
         stamps += (step.get("started_at"), step.get("completed_at"))
     stamps += [event.get("timestamp") for event in events]
@@ -119,51 +118,20 @@ def plan_order(steps: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[st
 
 def focus_step(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
                order: list[tuple[int, Mapping[str, Any]]] | None = None) -> tuple[Mapping[str, Any] | None, str]:
-    """The step a person looks at first, and why: ``("current", step)`` while the run is at work;
-    once it has finished, where it stopped (``"stopped"``): the step still in progress, else the
-    failed step, else the last step that ended. Never "current" for a finished run."""
+    """The step a person looks at first, and why: ``("current", step)`` while the run is at work
+    (:func:`render.current_step`); once it has finished, where it stopped (:func:`render.stopped_at`),
+    never "current" for a finished run."""
+    if run.get("status") in FINISHED:
+        return r.stopped_at(steps), "stopped"
     ordered = [step for _, step in (plan_order(steps) if order is None else order)]
-    if run.get("status") not in FINISHED:
-        active = [s for s in ordered if s.get("status") == "in_progress"]
-        return (active[-1] if active else None), "current"  # as render.current_step: the deepest one started
-    for status in ("in_progress", "failed"):
-        hits = [s for s in ordered if s.get("status") == status]
-        if hits:
-            return hits[-1], "stopped"
-    ended = [s for s in ordered if parse_time(s.get("completed_at")) is not None]
-    if ended:
-        return max(ended, key=lambda s: parse_time(s.get("completed_at"))), "stopped"  # type: ignore[arg-type, return-value]
-    return None, "stopped"
-
-
-def _reason_in(mapping: Any) -> str | None:
-    if isinstance(mapping, Mapping):
-        for key in REASON_KEYS:
-            value = mapping.get(key)
-            if isinstance(value, str) and value.strip():
-                return value
-    return None
+    active = [s for s in ordered if s.get("status") == "in_progress"]
+    return (active[-1] if active else None), "current"  # render.current_step, on the order already made
 
 
 def failure_reason(step: Mapping[str, Any], events: Iterable[Mapping[str, Any]] = ()) -> str | None:
-    """Why a failed step failed: its metadata's ``error``/``reason``, else the newest ``step_failed``
-    or ``error`` event of that step (its summary, or the reason in its payload)."""
-    own = _reason_in(step.get("metadata"))
-    if own:
-        return own
-    step_id = step.get("step_id")
-    best: tuple[int, datetime, str] | None = None
-    for event in events:
-        if event.get("step_id") != step_id or event.get("type") not in ("step_failed", "error"):
-            continue
-        text = str(event.get("summary") or "") or _reason_in(event.get("payload")) or ""
-        if not text:
-            continue
-        rank = (1 if event.get("type") == "step_failed" else 0,
-                parse_time(event.get("timestamp")) or datetime.min.replace(tzinfo=UTC), text)
-        if best is None or rank[:2] >= best[:2]:
-            best = rank
-    return best[2] if best else None
+    """Why a failed step failed, as the Markdown views say it (:func:`render.failure_reasons`): its
+    metadata's ``error``/``reason``, else its newest ``error`` or ``step_failed`` event (events oldest first)."""
+    return r.failure_reasons([{**step, "status": "failed"}], events).get(str(step.get("step_id")))
 
 
 @dataclass

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+from .. import render as r
 from ..catalogue import BY_NAME
 from ..client import MissionsClient
 from ..errors import NotFoundError
@@ -45,6 +47,9 @@ def digest(source: Any) -> str:
     JSON: the objects come decoded from the API's JSON, their keys in its order, and ``repr`` of
     2,000 plan steps costs a third of ``json.dumps(sort_keys=True)``."""
     return hashlib.blake2b(repr(source).encode("utf-8", "surrogatepass"), digest_size=9).hexdigest()
+
+
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 def _enclosing_page(first: int, last: int, size: int, cap: int = 1000) -> tuple[int, int]:
@@ -290,17 +295,17 @@ class Reader:
 
     async def _reasons(self, mission_id: str, run_id: str, steps: list[dict[str, Any]],
                        shown: list[dict[str, Any]]) -> dict[str, str]:
-        """Why each failed step failed: its metadata, the events shown, else the newest ``step_failed``
-        and ``error`` events of the run (one window of each, read through the type index)."""
+        """Why each failed step failed, by :func:`render.failure_reasons`: from the events shown, and
+        if that leaves a failed step without one, from the newest ``step_failed`` and ``error`` events
+        of the run too (one window of each, read through the type index)."""
         failed = [s for s in steps if s.get("status") == "failed"]
-        reasons = {str(s.get("step_id")): reason for s in failed if (reason := f.failure_reason(s, shown))}
+        if not failed:
+            return {}
+        reasons = r.failure_reasons(failed, shown)
+        if len(reasons) == len(failed):
+            return reasons
+        events = list(shown)
         for kind in ("step_failed", "error"):
-            missing = [s for s in failed if str(s.get("step_id")) not in reasons]
-            if not missing:
-                break
-            window = await self.window(mission_id, run_id, type=kind, size=REASON_WINDOW)
-            for step in missing:
-                reason = f.failure_reason(step, window.events)
-                if reason:
-                    reasons[str(step.get("step_id"))] = reason
-        return reasons
+            events += (await self.window(mission_id, run_id, type=kind, size=REASON_WINDOW)).events
+        events.sort(key=lambda e: f.parse_time(e.get("timestamp")) or _EPOCH)
+        return r.failure_reasons(failed, events)

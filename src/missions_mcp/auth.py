@@ -27,7 +27,6 @@ from mcp.server.auth.settings import AuthSettings
 
 from .config import Settings
 from .hosts import is_loopback
-from .redact import add_secret
 
 __all__ = [
     "MIN_TOKEN_LENGTH",
@@ -177,8 +176,6 @@ def authentication(settings: Settings, *, resource_url: str) -> Authentication |
         if not settings.auth_issuer:
             raise ValueError("--auth-introspection-url needs --auth-issuer, the authorization server that issues "
                              "the tokens (clients find it in this server's protected resource metadata)")
-        if settings.auth_client_secret and len(settings.auth_client_secret) >= 8:
-            add_secret(settings.auth_client_secret)
         verifier: TokenVerifier = IntrospectionTokenVerifier(
             settings.auth_introspection_url, resource=resource_url,
             client_id=settings.auth_client_id, client_secret=settings.auth_client_secret,
@@ -186,7 +183,6 @@ def authentication(settings: Settings, *, resource_url: str) -> Authentication |
         kind = "token introspection"
     elif settings.auth_token:
         verifier = StaticTokenVerifier(settings.auth_token, resource=resource_url, scopes=settings.auth_scopes)
-        add_secret(settings.auth_token)  # out of every log line and answer, whatever quotes it
         kind = "static token"
     else:
         return None

@@ -57,7 +57,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .auth import MIN_TOKEN_LENGTH, Authentication, authentication, describe
 from .config import Settings
 from .hosts import HostGuard, HostPolicy, is_loopback, is_wildcard
-from .redact import add_secret
 
 if TYPE_CHECKING:
     import uvicorn
@@ -403,8 +402,6 @@ async def serve_api(host: str, port: int, db_path: str | os.PathLike[str], *, to
     from .local.security import ApiAccess, guarded
 
     policy = policy or api_protection(host, tokens)
-    for token in tokens:
-        add_secret(token)
     app = guarded(create_app(db_path, page=True), ApiAccess(policy=policy, tokens=tuple(tokens)))
     logger.info("embedded Missions API on http://%s:%d, database %s (%s)", f"[{host}]" if ":" in host else host,
                 port, describe_target(db_path),

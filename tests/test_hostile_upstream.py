@@ -241,3 +241,19 @@ def test_the_canary_check_itself_counts_a_leak():
     assert _leaks(f"key {CANARY} and Bearer {OTHER_TOKEN}") == 2
     assert json.dumps({"k": CANARY}).count(CANARY) == 1
     assert subprocess  # the slow proofs run the real command
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Authorization: Bearer abcDEF0123456789", "Authorization: Bearer [redacted]"),
+    ("auth=Bearer%20abcDEF0123456789&x=1", "auth=Bearer [redacted]&x=1"),
+    ("BEARER eyJhbGciOiJIUzI1NiJ9.e30.sig0", "BEARER [redacted]"),
+    ("the bearer of good news", "the bearer of good news"),
+    (f"key {CANARY}, twice {CANARY}", "key [redacted], twice [redacted]"),
+    ("nothing secret here", "nothing secret here"),
+])
+def test_redact(text, expected):
+    from missions_mcp.redact import add_secret, needs_redaction, redact
+
+    add_secret(CANARY)
+    assert redact(text) == expected
+    assert needs_redaction(text.encode()) is (text != expected)

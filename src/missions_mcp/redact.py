@@ -38,6 +38,7 @@ _BEARER = r"(?i:\b(?P<scheme>bearer)(?:\s+|%20|\+)(?=[A-Za-z0-9\-._~+/]*\d)[A-Za
 
 _lock = threading.Lock()
 _secrets: tuple[str, ...] = ()
+_secrets_raw: tuple[bytes, ...] = ()
 _text_pattern: re.Pattern[str] = re.compile(_BEARER)
 _bytes_pattern: re.Pattern[bytes] = re.compile(_BEARER.encode())
 
@@ -52,7 +53,7 @@ def _forms(secret: str) -> Iterable[str]:
 
 def add_secret(secret: str | None) -> None:
     """Redact ``secret`` from now on, in every text of this process (idempotent, thread-safe)."""
-    global _secrets, _text_pattern, _bytes_pattern
+    global _secrets, _secrets_raw, _text_pattern, _bytes_pattern
     if not secret or secret in _secrets:
         return
     with _lock:
@@ -62,6 +63,7 @@ def add_secret(secret: str | None) -> None:
         text = re.compile(f"{alternatives}|{_BEARER}")
         raw = re.compile(f"{alternatives}|{_BEARER}".encode())
         _secrets, _text_pattern, _bytes_pattern = ordered, text, raw
+        _secrets_raw = tuple(secret.encode("utf-8", "surrogatepass") for secret in ordered)
     install_log_redaction()
 
 
@@ -79,16 +81,25 @@ def _replace(match: re.Match[str]) -> str:
     return f"{scheme} {REDACTED}" if scheme else REDACTED
 
 
+def _may_hold(text: str) -> bool:
+    """A cheap first look (substring searches): the pattern runs only on text that may need it."""
+    return any(secret in text for secret in _secrets) or "bearer" in text.lower()
+
+
 def redact(text: str) -> str:
     """``text`` with every known secret and every bearer token replaced by ``[redacted]``."""
-    if not text:
+    if not text or not _may_hold(text):
         return text
     return _text_pattern.sub(_replace, text)
 
 
 def needs_redaction(raw: bytes) -> bool:
     """Whether a raw body may hold a secret: one appears as is, or JSON escapes could hide one."""
-    return _bytes_pattern.search(raw) is not None or b"\\u" in raw
+    if b"\\u" in raw:
+        return True
+    if not (any(secret in raw for secret in _secrets_raw) or b"bearer" in raw.lower()):
+        return False
+    return _bytes_pattern.search(raw) is not None
 
 
 def redact_json(value: Any) -> Any:
@@ -117,7 +128,7 @@ def _redact_record(record: logging.LogRecord) -> logging.LogRecord:
     except (TypeError, ValueError, KeyError):  # a bad format string: logging reports it; keep the raw parts out
         message = str(record.msg)
         record.args = None
-    if _text_pattern.search(message):
+    if _may_hold(message) and _text_pattern.search(message):
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
@@ -130,7 +141,7 @@ def _redact_record(record: logging.LogRecord) -> logging.LogRecord:
             record.msg, record.args = redact(message), None
     if record.exc_info and not record.exc_text:
         text = _formatter.formatException(record.exc_info)
-        if _text_pattern.search(text):
+        if _may_hold(text):
             record.exc_text = redact(text)
     if record.stack_info:
         record.stack_info = redact(record.stack_info)

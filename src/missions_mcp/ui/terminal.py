@@ -51,7 +51,7 @@ def _outcome(run: Mapping[str, Any]) -> str:
 def runs_table(runs: list[dict[str, Any]], names: Mapping[str, str], columns: int) -> list[str]:
     """Rows of the runs table, each at most ``columns`` characters wide."""
     id_size = 36 if columns >= 150 else 8
-    fixed = [("RUN", id_size), ("STATUS", 11), ("STARTED", 19), ("TOOK", 12)]
+    fixed = [("RUN", id_size), ("STATUS", 11), ("STARTED", 20), ("TOOK", 12)]
     if columns < 80:
         fixed = [("RUN", 8), ("STATUS", 11), ("TOOK", 12)]
     gaps = 2 * (len(fixed) + 1)

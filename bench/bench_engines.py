@@ -37,7 +37,6 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
-from bench_local import latencies, p  # noqa: E402
 from bench_tools import free_port, start_api  # noqa: E402
 
 from missions_mcp.local import missions, runs  # noqa: E402
@@ -146,6 +145,27 @@ def postgres(url: str | None) -> Iterator[str]:
             cluster.stop()
 
 
+async def latencies(targets: dict[str, str], params: dict[str, dict[str, int]], n: int) -> dict[str, list[float]]:
+    """Milliseconds per GET of each target URL, interleaved (one of each in turn, ``n`` rounds), so a
+    busy moment of the machine slows them all alike."""
+    out: dict[str, list[float]] = {name: [] for name in targets}
+    async with httpx.AsyncClient(timeout=30) as http:
+        for name, url in targets.items():
+            for _ in range(10):
+                (await http.get(url, params=params[name])).raise_for_status()
+        for _ in range(n):
+            for name, url in targets.items():
+                started = time.perf_counter()
+                r = await http.get(url, params=params[name])
+                out[name].append((time.perf_counter() - started) * 1000)
+                r.raise_for_status()
+    return out
+
+
+def p(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100)[q - 1]
+
+
 async def set_status(port: int, mission_id: str, run_id: str, status: str) -> None:
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         (await http.patch(f"/ai/missions/{mission_id}/runs/{run_id}", json={"status": status})).raise_for_status()
@@ -173,17 +193,15 @@ async def measure(args: argparse.Namespace, sqlite_file: Path, pg_url: str) -> l
                 for name, (engine, ports) in setups.items():
                     events = f"/ai/missions/{ids[engine][0]}/runs/{ids[engine][2]}/events"
                     rates[name, clients].append(await log_rate(ports, events, clients, args.events // clients))
-        pages: dict[tuple[str, str], list[float]] = {}
         last = -(-args.big // 50)
-        for _ in range(args.rounds):
-            for engine, ports in (("sqlite", lite_ports), ("postgresql", pg_ports)):
-                mission_id, big, _ = ids[engine]
-                path = f"/ai/missions/{mission_id}/runs/{big}/events"
-                for label, number in (("first", 1), ("last", last)):
-                    pages.setdefault((engine, label), []).extend(await latencies(
-                        f"http://127.0.0.1:{ports[0]}", path, {"page[number]": number, "page[size]": 50},
-                        args.samples // args.rounds,
-                    ))
+        targets, params = {}, {}
+        for engine, ports in (("sqlite", lite_ports), ("postgresql", pg_ports)):
+            mission_id, big, _ = ids[engine]
+            for label, number in (("first", 1), ("last", last)):
+                targets[f"{engine} {label}"] = f"http://127.0.0.1:{ports[0]}/ai/missions/{mission_id}/runs/{big}/events"
+                params[f"{engine} {label}"] = {"page[number]": number, "page[size]": 50}
+        measured = await latencies(targets, params, args.samples)
+        pages = {tuple(name.split()): values for name, values in measured.items()}
 
     def rate(name: str, clients: int) -> str:
         value, base = statistics.median(rates[name, clients]), statistics.median(rates["sqlite", clients])

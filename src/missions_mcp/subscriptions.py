@@ -14,7 +14,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import anyio
@@ -38,7 +38,7 @@ from .resources import (
     run_uri,
 )
 
-__all__ = ["Subscriptions", "STORE_CHECK_INTERVAL"]
+__all__ = ["Subscriptions", "Watcher", "STORE_CHECK_INTERVAL"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,22 +47,20 @@ STORE_CHECK_INTERVAL = 0.5
 
 
 class Subscriptions:
-    """The subscribers of the views of one server, in both protocol eras, and the watcher."""
+    """The subscribers of the views of one server, in both protocol eras; told of changes by the tools
+    (:meth:`after_call`) and by the :class:`Watcher`."""
 
     def __init__(self, client: MissionsClient, *, watch_interval: float = 0.0,
                  change_marker: Callable[[], object] | None = None):
         self.client = client
-        self.watch_interval = watch_interval
-        self._change_marker = change_marker
-        """The embedded store's change marker: subscribers hear of other processes' writes by default."""
         self.bus = InMemorySubscriptionBus()
         self._listen = ListenHandler(self.bus)
         self._legacy: dict[str, dict[int, Any]] = {}
         """URI → connection id → the ``ServerSession`` of its ``resources/subscribe`` (2025-11-25)."""
         self._listening: dict[str, int] = {}
         """URI → number of open ``subscriptions/listen`` streams asking for it (2026-07-28)."""
-        self._fingerprints: dict[tuple[str, ...], Any] = {}
-        self._last_poll = -math.inf
+        self.watcher = Watcher(self, watch_interval=watch_interval, change_marker=change_marker)
+        """Changes made elsewhere; with ``change_marker`` (the embedded store's), by default."""
 
     def subscribed(self) -> set[str]:
         return set(self._legacy) | set(self._listening)
@@ -155,7 +153,29 @@ class Subscriptions:
         except Exception:  # notification boundary: the tool result must still reach the caller
             logger.exception("notifying subscribers after %s failed", op.name)
 
-    # ------------------------------------------------------------------ polling
+    # ------------------------------------------------------------------ changes made elsewhere
+
+    async def poll_once(self) -> set[str]:
+        """Compare the subscribed views with the last round and notify those that changed (the watcher's round)."""
+        return await self.watcher.poll_once()
+
+    def lifespan(self, server: Any) -> AbstractAsyncContextManager[dict[str, Any]]:
+        """The server's lifespan: the watcher runs while the server does (stdio and HTTP alike)."""
+        return self.watcher.lifespan(server)
+
+
+class Watcher:
+    """Changes made elsewhere (another process on the store, the hosted API): noticed by comparing each
+    subscribed view's fingerprint, on a timer (``watch_interval``) or when the store's change marker moves."""
+
+    def __init__(self, subscriptions: Subscriptions, *, watch_interval: float,
+                 change_marker: Callable[[], object] | None):
+        self.subscriptions = subscriptions
+        self.client = subscriptions.client
+        self.watch_interval = watch_interval
+        self._change_marker = change_marker
+        self._fingerprints: dict[tuple[str, ...], Any] = {}
+        self._last_poll = -math.inf
 
     async def fingerprint(self, source: tuple[str, ...]) -> Any:
         """What changes when a view of ``source`` changes; ``"gone"`` once it is not found."""
@@ -194,7 +214,7 @@ class Subscriptions:
 
     def _by_source(self) -> dict[tuple[str, ...], set[str]]:
         by_source: dict[tuple[str, ...], set[str]] = {}
-        for uri in self.subscribed():
+        for uri in self.subscriptions.subscribed():
             ref = parse_uri(uri)
             if ref is not None:
                 by_source.setdefault(ref.source, set()).add(uri)
@@ -216,7 +236,7 @@ class Subscriptions:
             if previous is not None and previous != current:
                 changed |= uris
         if changed:
-            await self.notify(changed)
+            await self.subscriptions.notify(changed)
         return changed
 
     async def watch_store(self, interval: float) -> None:
@@ -232,7 +252,7 @@ class Subscriptions:
         while True:
             await anyio.sleep(interval)
             try:
-                if not self.subscribed():
+                if not self.subscriptions.subscribed():
                     continue
                 marker = self._change_marker()
                 if marker != last or set(self._by_source()) - set(fingerprints):
@@ -267,6 +287,7 @@ class Subscriptions:
                 yield {}
             finally:
                 tg.cancel_scope.cancel()
+
 
 
 def _run_marks(runs: list[dict[str, Any]]) -> tuple[Any, ...]:

@@ -39,6 +39,7 @@ from .errors import (
     TransportError,
     api_error,
 )
+from .models import NULL_IS_ABSENT
 from .params import IDEMPOTENCY_KEY, check_idempotency_key, fields_at
 from .redact import add_secrets_of, needs_redaction, redact_json
 
@@ -123,7 +124,7 @@ def parse_call(op: Operation, arguments: Mapping[str, Any] | None) -> ParsedCall
     if (not op.read_only and IDEMPOTENCY_KEY not in op.params.model_fields) or problems:
         raw.pop(IDEMPOTENCY_KEY, None)
     try:
-        args = op.params.model_validate(raw)
+        args = op.params.model_validate(raw, context=NULL_IS_ABSENT)
     except ValidationError as exc:
         problems += _problems(op, exc)
     if problems:
@@ -147,7 +148,7 @@ def _finding(field: str) -> str:
 
 def build_request(op: Operation, args: BaseModel) -> PreparedRequest:
     """The HTTP request of one call: path ids percent-encoded, query on its wire names, JSON body."""
-    given = args.model_dump(mode="json", exclude_unset=True)
+    given = args.model_dump(mode="json", exclude_unset=True, exclude_none=True)  # null: not given
     full = args.model_dump(mode="json")
     path = op.path
     for name in op.path_fields:

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 __all__ = [
     "ExecutionMode",
@@ -303,10 +303,25 @@ Instructions = Annotated[str, _chars(MAX_INSTRUCTIONS)]
 # --------------------------------------------------------------------------- request bodies
 
 
+NULL_IS_ABSENT = {"null_is_absent": True}
+"""Validation context of tool arguments: a model's ``null`` means "not given" (the client leaves it out)."""
+
+
 class _Request(BaseModel):
-    """Base of request bodies: unknown keys are refused, so typos surface as errors."""
+    """Base of request bodies: unknown keys are refused, so typos surface as errors.
+
+    The contract types no request field as nullable, so the API refuses an explicit ``null`` by
+    field name; tool arguments are validated with :data:`NULL_IS_ABSENT`, where it means "left out".
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and not (info.context or {}).get("null_is_absent"):
+            raise ValueError("null is not a value of this field; leave the field out instead")
+        return value
 
 
 class CreateMissionRequest(_Request):

@@ -74,9 +74,9 @@ async def test_no_answer_sends_null_where_the_contract_types_a_value(client):
     base = f"/ai/missions/{mid}/runs/" + run["run_id"]
     answers = [
         await client.get(f"/ai/missions/{mid}"),
-        await client.put(f"/ai/missions/{mid}", json={"description": None, "metadata": None}),
+        await client.put(f"/ai/missions/{mid}", json={"description": "", "metadata": {}}),
         await client.get("/ai/missions"),
-        await client.patch(base, json={"status": "running", "error": None}),
+        await client.patch(base, json={"status": "running", "error": ""}),
         await client.get("/ai/missions/runs"),
         await client.post(base + "/plan", json={"steps": [{"step_id": "s", "description": "d", "sequence": 1}]}),
         await client.patch(base + "/plan/steps/s", json={"status": "completed"}),

@@ -165,9 +165,14 @@ def test_host_policy():
     for bad in ["null", "", "https://evil.example", "file://", "https://console.team.example:444",
                 "chrome-extension://abc", "http://localhost:3000/path", "ws://localhost"]:
         assert not policy.origin_ok(bad), bad
-    assert policy.reaches_beyond_loopback
+    assert policy.reaches_beyond_loopback and policy.names_beyond_loopback
     assert not HostPolicy.for_bind("127.0.0.1").reaches_beyond_loopback
+    assert not HostPolicy.for_bind("127.0.0.2").reaches_beyond_loopback
     assert not HostPolicy.for_bind("0.0.0.0").host_ok("0.0.0.0:8000")
+    # Another machine can send any Host it likes: listening beyond loopback is reaching beyond it.
+    for exposed in ("0.0.0.0", "::", "10.1.2.3"):
+        assert HostPolicy.for_bind(exposed).reaches_beyond_loopback, exposed
+        assert not HostPolicy.for_bind(exposed).names_beyond_loopback or exposed == "10.1.2.3"
 
 
 def test_sdk_patterns_say_the_same():

@@ -283,3 +283,12 @@ def test_api_accepts_only_its_tokens_one_tenant_each(tmp_path: Path):
         assert call("GET", "/ai/missions", "beta-token-0000002").json()["meta"]["total_results"] == 0
         api.stop()
     assert all(b"alpha-token-000001" not in stream for stream in api.output)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10"])
+def test_the_library_serve_binds_loopback_only(tmp_path, host):
+    code = f"from missions_mcp.local import serve; serve(host={host!r}, port=0, db_path={str(tmp_path / 'm.db')!r})"
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60,
+                          env=clean_env())
+    assert done.returncode != 0 and "ValueError" in done.stderr and "missions-mcp api" in done.stderr
+    assert "Uvicorn running" not in done.stderr

@@ -66,6 +66,8 @@ class HostPolicy:
 
     hosts: frozenset[tuple[str, int | None]]
     origins: frozenset[str]
+    bound_beyond_loopback: bool = False
+    """The server listens on an address other machines reach (their requests can claim any Host)."""
 
     @classmethod
     def for_bind(
@@ -87,12 +89,18 @@ class HostPolicy:
             if normal is None:
                 raise ValueError(f"not an origin (scheme://host[:port]) in the allowed origins: {origin!r}")
             origins.add(normal)
-        return cls(frozenset(names), frozenset(origins))
+        return cls(frozenset(names), frozenset(origins), bound_beyond_loopback=not is_loopback(host))
+
+    @property
+    def names_beyond_loopback(self) -> bool:
+        """Whether any name other than a loopback one is accepted."""
+        return any(not is_loopback(name) for name, _ in self.hosts)
 
     @property
     def reaches_beyond_loopback(self) -> bool:
-        """Whether any name other than a loopback one is accepted."""
-        return any(not is_loopback(name) for name, _ in self.hosts)
+        """Whether other machines can reach the server: it listens beyond loopback, or answers to a name
+        that is not loopback (a proxy on this machine forwarding from the network)."""
+        return self.bound_beyond_loopback or self.names_beyond_loopback
 
     def host_ok(self, value: str | None) -> bool:
         parsed = _split_host(value) if value else None

@@ -108,7 +108,7 @@ def http_protection(settings: Settings) -> HttpProtection:
             raise ValueError(f"--public-url must be an http(s) URL (got {settings.public_url!r})")
         allowed.append(public.host if public.port is None else f"{public.host}:{public.port}")
     policy = HostPolicy.for_bind(settings.host, allowed_hosts=allowed, allowed_origins=settings.allowed_origins)
-    if is_wildcard(settings.host) and not policy.reaches_beyond_loopback:
+    if is_wildcard(settings.host) and not policy.names_beyond_loopback:
         raise ValueError(
             f"--host {settings.host} listens on every interface, but no host name clients use is allowed, so every "
             "request from another machine would be refused: add --allowed-hosts NAME (or --public-url URL)"
@@ -379,7 +379,7 @@ def api_protection(host: str, tokens: Sequence[str], allowed_hosts: Sequence[str
                    allowed_origins: Sequence[str] = ()) -> HostPolicy:
     """The Host/Origin policy of ``missions-mcp api`` on ``host``; refuses an open store beyond loopback."""
     policy = HostPolicy.for_bind(host, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins)
-    if is_wildcard(host) and not policy.reaches_beyond_loopback:
+    if is_wildcard(host) and not policy.names_beyond_loopback:
         raise ValueError(f"--host {host} listens on every interface, but no host name clients use is allowed: "
                          "add --allowed-hosts NAME")
     short = [t for t in tokens if len(t) < MIN_TOKEN_LENGTH]

@@ -98,8 +98,18 @@ def check_target(target: str | os.PathLike[str]) -> None:
 
 def serve(host: str = "127.0.0.1", port: int = 8700, db_path: str | os.PathLike[str] | None = None) -> None:
     """Serves the API with uvicorn until interrupted; logs go to stderr. Raises
-    :class:`StoreUnavailable` before serving anything when the store cannot be opened."""
+    :class:`StoreUnavailable` before serving anything when the store cannot be opened.
+
+    Host and Origin are checked as ``missions-mcp api`` checks them; with no accepted-token list here,
+    it serves loopback only (``missions-mcp api`` is the way to serve a network)."""
     import uvicorn
+
+    from ..hosts import HostPolicy
+    from .security import ApiAccess, guarded
+
+    policy = HostPolicy.for_bind(host)
+    if policy.reaches_beyond_loopback:
+        raise ValueError(f"serve() binds loopback only (got {host!r}): use 'missions-mcp api' with accepted tokens")
 
     target = db_target(db_path)
     if not logging.getLogger().handlers:
@@ -110,4 +120,4 @@ def serve(host: str = "127.0.0.1", port: int = 8700, db_path: str | os.PathLike[
 
     app = create_app(target, page=True)
     log.info("Missions API on http://%s:%d (database %s)", host, port, describe_target(target))
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(guarded(app, ApiAccess(policy=policy)), host=host, port=port, log_level="info", access_log=False)

@@ -65,8 +65,21 @@ def seed(target: str | Path, count: int) -> tuple[str, str, str]:
             ts, rows = now_us(), []
             for i in range(count):
                 kind = "tool_call" if i % 2 else "tool_result"
-                rows.append((new_id(), run["seq"], run["tenant"], kind, f"event {i}", ts + i, f"s{i % 20}", "bench",
-                             f'{{"n":{i}}}', i + 1, i // 2 + 1))
+                rows.append(
+                    (
+                        new_id(),
+                        run["seq"],
+                        run["tenant"],
+                        kind,
+                        f"event {i}",
+                        ts + i,
+                        f"s{i % 20}",
+                        "bench",
+                        f'{{"n":{i}}}',
+                        i + 1,
+                        i // 2 + 1,
+                    )
+                )
             tx.conn.cursor().executemany(sql, rows)
             tx.execute("UPDATE runs SET event_count = ? WHERE seq = ?", (count, run["seq"]))
     finally:
@@ -93,7 +106,8 @@ async def log_rate(ports: list[int], events_path: str, clients: int, per_client:
                 head = await reader.readuntil(b"\r\n\r\n")
                 status = int(head.split(b" ", 2)[1])
                 length = next(
-                    int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
                     if line.lower().startswith(b"content-length:")
                 )
                 await reader.readexactly(length)
@@ -180,8 +194,11 @@ async def measure(args: argparse.Namespace, sqlite_file: Path, pg_url: str) -> l
         ids[engine] = seed(target, args.big)
         seeded[engine] = time.perf_counter() - started
     with replicas(sqlite_file, 1) as lite_ports, replicas(pg_url, 2) as pg_ports:
-        setups = {"sqlite": ("sqlite", lite_ports), "pg1": ("postgresql", pg_ports[:1]),
-                  "pg2": ("postgresql", pg_ports)}
+        setups = {
+            "sqlite": ("sqlite", lite_ports),
+            "pg1": ("postgresql", pg_ports[:1]),
+            "pg2": ("postgresql", pg_ports),
+        }
         for engine, ports in (("sqlite", lite_ports), ("postgresql", pg_ports)):
             mission_id, _, empty = ids[engine]
             await set_status(ports[0], mission_id, empty, "running")
@@ -214,13 +231,24 @@ async def measure(args: argparse.Namespace, sqlite_file: Path, pg_url: str) -> l
 
     rows = []
     for clients in (1, 8):
-        rows.append((f"log_event, {clients} client{'s' if clients > 1 else ''}", rate("sqlite", clients),
-                     f"1 replica: {rate('pg1', clients)} · 2 replicas: {rate('pg2', clients)}"))
-    rows.append((f"list_events page 1 of {args.big:,} events, p50 / p99", lat("sqlite", "first"),
-                 lat("postgresql", "first")))
+        rows.append(
+            (
+                f"log_event, {clients} client{'s' if clients > 1 else ''}",
+                rate("sqlite", clients),
+                f"1 replica: {rate('pg1', clients)} · 2 replicas: {rate('pg2', clients)}",
+            )
+        )
+    rows.append(
+        (f"list_events page 1 of {args.big:,} events, p50 / p99", lat("sqlite", "first"), lat("postgresql", "first"))
+    )
     rows.append((f"list_events page {last:,} (the last), p50 / p99", lat("sqlite", "last"), lat("postgresql", "last")))
-    rows.append((f"seeding {args.big:,} events in one transaction", f"{seeded['sqlite']:.1f} s",
-                 f"{seeded['postgresql']:.1f} s"))
+    rows.append(
+        (
+            f"seeding {args.big:,} events in one transaction",
+            f"{seeded['sqlite']:.1f} s",
+            f"{seeded['postgresql']:.1f} s",
+        )
+    )
     return rows
 
 
@@ -229,14 +257,19 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1000, help="events logged over HTTP per measurement")
     parser.add_argument("--big", type=int, default=100_000, help="events in the run that list_events reads")
     parser.add_argument("--samples", type=int, default=300, help="requests per latency measurement")
-    parser.add_argument("--postgres-url", default=os.environ.get("MISSIONS_TEST_POSTGRES_URL"),
-                        help="a PostgreSQL server to use (a schema is made and dropped); default: a throwaway cluster")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("MISSIONS_TEST_POSTGRES_URL"),
+        help="a PostgreSQL server to use (a schema is made and dropped); default: a throwaway cluster",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="rounds over the set-ups (medians are given)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, postgres(args.postgres_url) as url:
         rows = asyncio.run(measure(args, Path(tmp) / "bench.db", url))
-    print(f"cores: {os.cpu_count()} shared by the replicas, the database and the load generator;"
-          f" medians of {args.rounds} rounds\n")
+    print(
+        f"cores: {os.cpu_count()} shared by the replicas, the database and the load generator;"
+        f" medians of {args.rounds} rounds\n"
+    )
     print("| measure | SQLite (baseline) | PostgreSQL (× SQLite) |\n|---|---|---|")
     for name, lite, pg in rows:
         print(f"| {name} | {lite} | {pg} |")

@@ -52,8 +52,15 @@ def seed(db: Path, count: int) -> tuple[str, str, float]:
         with store.atomic(KEY) as tx:
             run = runs.find_run(tx, mission_id, run_id, lock=True)
             for i in range(done, min(done + 10_000, count)):
-                runs._insert_event(tx, run, "tool_call" if i % 2 else "tool_result", f"event {i}",
-                                   step_id=f"s{i % 20}", agent_id="bench", payload=f'{{"n":{i}}}')
+                runs._insert_event(
+                    tx,
+                    run,
+                    "tool_call" if i % 2 else "tool_result",
+                    f"event {i}",
+                    step_id=f"s{i % 20}",
+                    agent_id="bench",
+                    payload=f'{{"n":{i}}}',
+                )
         done = min(done + 10_000, count)
     store.close()
     return mission_id, run_id, bare_rate
@@ -79,13 +86,24 @@ async def log_rate(
             for i in range(per_client):
                 body = json.dumps({"type": "message", "summary": f"c{n} e{i}", "agent_id": f"c{n}"}).encode()
                 key = f"Idempotency-Key: {keyed}-{n}-{i}-{time.monotonic_ns()}\r\n".encode() if keyed else b""
-                writer.write(b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                             + key + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+                writer.write(
+                    b"POST "
+                    + path
+                    + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + key
+                    + b"Content-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\n\r\n"
+                    + body
+                )
                 await writer.drain()
                 head = await reader.readuntil(b"\r\n\r\n")
                 status = int(head.split(b" ", 2)[1])
-                length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length:"))
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
                 await reader.readexactly(length)
                 if status != 201:
                     raise RuntimeError(f"HTTP {status}")
@@ -140,21 +158,30 @@ async def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
         one_keyed = await log_rate(port, mission_id, fresh, 1, args.events, keyed=True)
         rows.append(("bare store log_event, in process (baseline)", f"{bare_rate:,.0f} events/s"))
         rows.append(("log_event over HTTP, 1 client", f"{one:,.0f} events/s ({one / bare_rate:.2f}× bare)"))
-        rows.append(("log_event over HTTP, 1 client, each with an Idempotency-Key",
-                     f"{one_keyed:,.0f} events/s ({one_keyed / one:.2f}× without)"))
-        rows.append(("log_event over HTTP, 8 concurrent clients",
-                     f"{eight:,.0f} events/s ({eight / bare_rate:.2f}× bare)"))
+        rows.append(
+            (
+                "log_event over HTTP, 1 client, each with an Idempotency-Key",
+                f"{one_keyed:,.0f} events/s ({one_keyed / one:.2f}× without)",
+            )
+        )
+        rows.append(
+            ("log_event over HTTP, 8 concurrent clients", f"{eight:,.0f} events/s ({eight / bare_rate:.2f}× bare)")
+        )
 
         events = f"/ai/missions/{mission_id}/runs/{big_run}/events"
         last_page = -(-args.big // 50)
         last_typed = -(-args.big // 100)  # half the events are tool calls
-        lat = await latencies(base, {
-            "mission": (f"/ai/missions/{mission_id}", None),
-            "first": (events, {"page[number]": 1, "page[size]": 50}),
-            "last": (events, {"page[number]": last_page, "page[size]": 50}),
-            "typed first": (events, {"page[number]": 1, "page[size]": 50, "type": "tool_call"}),
-            "typed last": (events, {"page[number]": last_typed, "page[size]": 50, "type": "tool_call"}),
-        }, args.samples)
+        lat = await latencies(
+            base,
+            {
+                "mission": (f"/ai/missions/{mission_id}", None),
+                "first": (events, {"page[number]": 1, "page[size]": 50}),
+                "last": (events, {"page[number]": last_page, "page[size]": 50}),
+                "typed first": (events, {"page[number]": 1, "page[size]": 50, "type": "tool_call"}),
+                "typed last": (events, {"page[number]": last_typed, "page[size]": 50, "type": "tool_call"}),
+            },
+            args.samples,
+        )
         unfiltered = statistics.median(lat["first"])
 
         def cell(name: str, against: str = "") -> str:
@@ -166,10 +193,15 @@ async def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
         rows.append((f"list_events page 1 of {args.big:,} events, p50 / p99", cell("first")))
         rows.append((f"list_events page {last_page:,} (the last), p50 / p99", cell("last", "ratio")))
         rows.append(("list_events page 1, type filter, p50 / p99", cell("typed first", "ratio")))
-        rows.append((f"list_events page {last_typed:,} of the type filter (its last), p50 / p99",
-                     cell("typed last", "ratio")))
-        rows.append((f"database bytes per 100,000 events ({args.big:,} seeded in {seeded:.1f} s)",
-                     f"{size * 100_000 / args.big:,.0f}"))
+        rows.append(
+            (f"list_events page {last_typed:,} of the type filter (its last), p50 / p99", cell("typed last", "ratio"))
+        )
+        rows.append(
+            (
+                f"database bytes per 100,000 events ({args.big:,} seeded in {seeded:.1f} s)",
+                f"{size * 100_000 / args.big:,.0f}",
+            )
+        )
     finally:
         api.terminate()
         api.wait(timeout=10)

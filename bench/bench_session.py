@@ -47,8 +47,18 @@ from standard_session import CallBytes, run_session
 HERE = Path(__file__).resolve().parent
 ECHO = HERE / "echo_server.py"
 PROBE = HERE / "gc_probe.py"
-CORE = ("list_missions", "create_mission", "start_run", "update_run", "create_plan", "add_plan_steps",
-        "update_plan_step", "log_event", "get_plan", "get_run")
+CORE = (
+    "list_missions",
+    "create_mission",
+    "start_run",
+    "update_run",
+    "create_plan",
+    "add_plan_steps",
+    "update_plan_step",
+    "log_event",
+    "get_plan",
+    "get_run",
+)
 """The self-reporting core toolset."""
 PROTOCOL = "2025-11-25"
 
@@ -63,9 +73,15 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def definition_bytes(tools: list[dict[str, Any]]) -> int:
     """What a model reads of tool definitions: name, description and inputSchema, compact JSON."""
-    return sum(len(json.dumps({"name": t["name"], "description": t.get("description", ""),
-                               "inputSchema": t["inputSchema"]}, separators=(",", ":")))
-               for t in tools)
+    return sum(
+        len(
+            json.dumps(
+                {"name": t["name"], "description": t.get("description", ""), "inputSchema": t["inputSchema"]},
+                separators=(",", ":"),
+            )
+        )
+        for t in tools
+    )
 
 
 async def in_process_session(db: Path) -> tuple[list[CallBytes], list[dict[str, Any]]]:
@@ -123,13 +139,23 @@ def cold_start(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Milliseconds from spawning ``command`` to its ``tools/list`` answer, over raw stdio JSON-RPC, and the
     CPU milliseconds the server used until then."""
     started = time.perf_counter()
-    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env=env)
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     watchdog = threading.Timer(30, proc.kill)  # a hung server must not hang the benchmark
     watchdog.start()
     try:
-        _rpc(proc, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}})
+        _rpc(
+            proc,
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": PROTOCOL,
+                    "capabilities": {},
+                    "clientInfo": {"name": "bench", "version": "0"},
+                },
+            },
+        )
         _answer(proc, 1)
         _rpc(proc, {"jsonrpc": "2.0", "method": "notifications/initialized"})
         _rpc(proc, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
@@ -211,8 +237,9 @@ async def measure_calls(series: list[Series], tmp: Path, calls: int) -> dict[str
     async with AsyncExitStack() as stack:
         clients = []
         for one in series:
-            params = StdioServerParameters(command=sys.executable, env=one.env,
-                                           args=[str(PROBE), str(tmp / f"{one.name}.gc"), *one.command])
+            params = StdioServerParameters(
+                command=sys.executable, env=one.env, args=[str(PROBE), str(tmp / f"{one.name}.gc"), *one.command]
+            )
             clients.append(await stack.enter_async_context(Client(params, mode="legacy")))
         for i in range(50):  # warm-up: imports on first use, connection pools, caches
             for client, one in zip(clients, series, strict=True):
@@ -239,9 +266,12 @@ async def measure_calls(series: list[Series], tmp: Path, calls: int) -> dict[str
 
 
 def start_api(db: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "missions_mcp", "api", "--port", str(port), "--db", str(db),
-                             "--log-level", "WARNING"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=clean_env())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "missions_mcp", "api", "--port", str(port), "--db", str(db), "--log-level", "WARNING"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=clean_env(),
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -267,18 +297,30 @@ async def call_runs(tmp: Path, calls: int) -> dict[str, CallRun]:
     api = start_api(tmp / "api.db", port)
     try:
         targets = {
-            "embedded": (["-m", "missions_mcp", "--log-level", "WARNING"],
-                         clean_env(MISSIONS_DB=str(tmp / "embedded.db"))),
-            "api": (["-m", "missions_mcp", "--base-url", f"http://127.0.0.1:{port}", "--log-level", "WARNING"],
-                    clean_env()),
+            "embedded": (
+                ["-m", "missions_mcp", "--log-level", "WARNING"],
+                clean_env(MISSIONS_DB=str(tmp / "embedded.db")),
+            ),
+            "api": (
+                ["-m", "missions_mcp", "--base-url", f"http://127.0.0.1:{port}", "--log-level", "WARNING"],
+                clean_env(),
+            ),
         }
         series = []
         for name, (command, env) in targets.items():
             reads, writes = _series(await _seed(command, env))
-            series += [Series(f"get_mission {name}", command, env, reads),
-                       Series(f"log_event {name}", command, env, writes)]
-        series.append(Series("floor", [str(ECHO)], clean_env(),
-                             lambda i: ("echo", {"mission_id": "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e"})))
+            series += [
+                Series(f"get_mission {name}", command, env, reads),
+                Series(f"log_event {name}", command, env, writes),
+            ]
+        series.append(
+            Series(
+                "floor",
+                [str(ECHO)],
+                clean_env(),
+                lambda i: ("echo", {"mission_id": "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e"}),
+            )
+        )
         return await measure_calls(series, tmp, calls)
     finally:
         api.terminate()
@@ -321,44 +363,96 @@ async def _seed(command: list[str], env: dict[str, str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- the table
 
 
-def table(session: list[CallBytes], tools: list[dict[str, Any]], starts: dict[str, list[tuple[float, float]]],
-          runs: dict[str, CallRun], calls: int) -> list[tuple[str, ...]]:
+def table(
+    session: list[CallBytes],
+    tools: list[dict[str, Any]],
+    starts: dict[str, list[tuple[float, float]]],
+    runs: dict[str, CallRun],
+    calls: int,
+) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     args_total = sum(c.arguments for c in session)
     results_total = sum(c.result for c in session)
     for n, c in enumerate(session, start=1):
-        rows.append((f"session call {n:2d} `{c.tool}`: arguments / result", f"{c.arguments} / {c.result} B", "", "",
-                     ""))
-    rows.append(("**standard session, 20 calls: arguments / results / total**",
-                 f"**{args_total:,} / {results_total:,} / {args_total + results_total:,} B**", "", "", ""))
+        rows.append(
+            (f"session call {n:2d} `{c.tool}`: arguments / result", f"{c.arguments} / {c.result} B", "", "", "")
+        )
+    rows.append(
+        (
+            "**standard session, 20 calls: arguments / results / total**",
+            f"**{args_total:,} / {results_total:,} / {args_total + results_total:,} B**",
+            "",
+            "",
+            "",
+        )
+    )
     core = [t for t in tools if t["name"] in CORE]
     rows.append((f"tool definitions, all {len(tools)} tools", f"{definition_bytes(tools):,} B", "", "", ""))
-    rows.append((f"tool definitions, self-reporting core ({len(core)} tools)", f"{definition_bytes(core):,} B", "",
-                 "", ""))
+    rows.append(
+        (f"tool definitions, self-reporting core ({len(core)} tools)", f"{definition_bytes(core):,} B", "", "", "")
+    )
     for label, which in (("", 0), (", CPU time of the server", 1)):
         median = {name: statistics.median(t[which] for t in times) for name, times in starts.items()}
-        rows.append((f"spawn → initialize → tools/list answered{label}, median of {len(starts['floor'])}",
-                     f"{median['embedded']:.0f} ms", f"{median['api']:.0f} ms", f"{median['floor']:.0f} ms",
-                     f"{median['embedded'] - median['floor']:+.0f} / {median['api'] - median['floor']:+.0f} ms"))
+        rows.append(
+            (
+                f"spawn → initialize → tools/list answered{label}, median of {len(starts['floor'])}",
+                f"{median['embedded']:.0f} ms",
+                f"{median['api']:.0f} ms",
+                f"{median['floor']:.0f} ms",
+                f"{median['embedded'] - median['floor']:+.0f} / {median['api'] - median['floor']:+.0f} ms",
+            )
+        )
     floor = runs["floor"]
     for tool in ("get_mission", "log_event"):
         local, api = runs[f"{tool} embedded"], runs[f"{tool} api"]
         for label, q in (("p50", 50), ("p99", 99)):
-            rows.append((f"tools/call `{tool}` {label}, {calls} calls", f"{local.pct(q):.2f} ms",
-                         f"{api.pct(q):.2f} ms", f"{floor.pct(q):.2f} ms",
-                         f"{local.pct(q) / floor.pct(q):.2f}× / {api.pct(q) / floor.pct(q):.2f}×"))
-        rows.append((f"tools/call `{tool}`: CPU time of the server per call, mean", f"{local.cpu_per_call:.2f} ms",
-                     f"{api.cpu_per_call:.2f} ms", f"{floor.cpu_per_call:.2f} ms",
-                     f"{local.cpu_per_call / floor.cpu_per_call:.2f}× / {api.cpu_per_call / floor.cpu_per_call:.2f}×"))
-        rows.append((f"tools/call `{tool}` worst of {calls}", f"{max(local.latencies):.1f} ms",
-                     f"{max(api.latencies):.1f} ms", f"{max(floor.latencies):.1f} ms", ""))
-        rows.append(("worst GC pause in the server during those calls (collections per generation 0/1/2)",
-                     local.worst_gc(), api.worst_gc(), floor.worst_gc(), ""))
+            rows.append(
+                (
+                    f"tools/call `{tool}` {label}, {calls} calls",
+                    f"{local.pct(q):.2f} ms",
+                    f"{api.pct(q):.2f} ms",
+                    f"{floor.pct(q):.2f} ms",
+                    f"{local.pct(q) / floor.pct(q):.2f}× / {api.pct(q) / floor.pct(q):.2f}×",
+                )
+            )
+        rows.append(
+            (
+                f"tools/call `{tool}`: CPU time of the server per call, mean",
+                f"{local.cpu_per_call:.2f} ms",
+                f"{api.cpu_per_call:.2f} ms",
+                f"{floor.cpu_per_call:.2f} ms",
+                f"{local.cpu_per_call / floor.cpu_per_call:.2f}× / {api.cpu_per_call / floor.cpu_per_call:.2f}×",
+            )
+        )
+        rows.append(
+            (
+                f"tools/call `{tool}` worst of {calls}",
+                f"{max(local.latencies):.1f} ms",
+                f"{max(api.latencies):.1f} ms",
+                f"{max(floor.latencies):.1f} ms",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "worst GC pause in the server during those calls (collections per generation 0/1/2)",
+                local.worst_gc(),
+                api.worst_gc(),
+                floor.worst_gc(),
+                "",
+            )
+        )
     peak_local = max(runs["get_mission embedded"].peak_rss_kib, runs["log_event embedded"].peak_rss_kib)
     peak_api = max(runs["get_mission api"].peak_rss_kib, runs["log_event api"].peak_rss_kib)
-    rows.append((f"peak RSS of the server after {calls + 50} calls", f"{peak_local / 1024:.1f} MiB",
-                 f"{peak_api / 1024:.1f} MiB", f"{floor.peak_rss_kib / 1024:.1f} MiB",
-                 f"{peak_local / floor.peak_rss_kib:.2f}× / {peak_api / floor.peak_rss_kib:.2f}×"))
+    rows.append(
+        (
+            f"peak RSS of the server after {calls + 50} calls",
+            f"{peak_local / 1024:.1f} MiB",
+            f"{peak_api / 1024:.1f} MiB",
+            f"{floor.peak_rss_kib / 1024:.1f} MiB",
+            f"{peak_local / floor.peak_rss_kib:.2f}× / {peak_api / floor.peak_rss_kib:.2f}×",
+        )
+    )
     return rows
 
 
@@ -390,10 +484,14 @@ def main() -> None:
             api.wait(timeout=10)
         runs = anyio.run(call_runs, tmp, args.calls)
     rows = table(session, tools, starts, runs, args.calls)
-    print(f"Python {platform.python_version()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}; "
-          f"`python bench/bench_session.py --calls {args.calls} --spawns {args.spawns}`\n")
-    print("| measure | missions-mcp, embedded | missions-mcp → loopback `missions-mcp api` | SDK floor (echo) "
-          + "| vs. floor (embedded / api) |")
+    print(
+        f"Python {platform.python_version()}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}; "
+        f"`python bench/bench_session.py --calls {args.calls} --spawns {args.spawns}`\n"
+    )
+    print(
+        "| measure | missions-mcp, embedded | missions-mcp → loopback `missions-mcp api` | SDK floor (echo) "
+        + "| vs. floor (embedded / api) |"
+    )
     print("|---|---:|---:|---:|---:|")
     for row in rows:
         print("| " + " | ".join(row) + " |")

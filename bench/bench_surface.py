@@ -49,8 +49,14 @@ async def measure() -> list[tuple[str, int, int, int]]:
     core = [t for t in tools if BY_NAME[t.name].core]
     rows = []
     for label, chosen, budget in (("all tools", tools, BUDGET_ALL), ("self-reporting core", core, BUDGET_CORE)):
-        rows.append((f"{label} ({len(chosen)})", sum(map(model_facing_bytes, chosen)), budget,
-                     sum(model_facing_bytes(_bare(t)) for t in chosen)))
+        rows.append(
+            (
+                f"{label} ({len(chosen)})",
+                sum(map(model_facing_bytes, chosen)),
+                budget,
+                sum(model_facing_bytes(_bare(t)) for t in chosen),
+            )
+        )
     return rows
 
 

@@ -41,7 +41,8 @@ def free_port() -> int:
 def start_api(db: Path, port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "missions_mcp", "api", "--port", str(port), "--db", str(db), "--log-level", "WARNING"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -55,8 +56,10 @@ def start_api(db: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 def model_facing(tools: list[dict]) -> int:
-    return sum(len(t["name"]) + len(t.get("description", "")) + len(json.dumps(t["inputSchema"], separators=(",", ":")))
-               for t in tools)
+    return sum(
+        len(t["name"]) + len(t.get("description", "")) + len(json.dumps(t["inputSchema"], separators=(",", ":")))
+        for t in tools
+    )
 
 
 def pct(values: list[float], q: float) -> float:
@@ -78,8 +81,9 @@ async def measure(port: int, calls: int) -> list[tuple[str, str]]:
             r.raise_for_status()
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MISSIONS_"))}
-    params = StdioServerParameters(command=sys.executable, args=["-m", "missions_mcp", "--base-url", base,
-                                                                "--log-level", "WARNING"], env=env)
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "missions_mcp", "--base-url", base, "--log-level", "WARNING"], env=env
+    )
     async with Client(params, mode="legacy") as client:
         listed = await client.list_tools()
         tools = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed.tools]
@@ -91,8 +95,9 @@ async def measure(port: int, calls: int) -> list[tuple[str, str]]:
             via_mcp.append((time.perf_counter() - t) * 1000)
             assert not result.is_error, result.content
 
-    echo = StdioServerParameters(command=sys.executable, args=[str(Path(__file__).with_name("echo_server.py"))],
-                                 env=env)
+    echo = StdioServerParameters(
+        command=sys.executable, args=[str(Path(__file__).with_name("echo_server.py"))], env=env
+    )
     async with Client(echo, mode="legacy") as client:
         floor: list[float] = []
         for _ in range(calls):
@@ -105,15 +110,21 @@ async def measure(port: int, calls: int) -> list[tuple[str, str]]:
     rows.append(("tools/list: model-facing bytes (41 tools)", f"{model_facing(tools):,}"))
     for toolset in TOOLSETS:
         names = {op.name for op in OPERATIONS if op.toolset == toolset}
-        rows.append((f"  model-facing bytes, toolset {toolset}", f"{model_facing([t for t in tools if t['name'] in names]):,}"))
+        rows.append(
+            (f"  model-facing bytes, toolset {toolset}", f"{model_facing([t for t in tools if t['name'] in names]):,}")
+        )
     rows.append((f"direct httpx GET, median of {calls} (baseline)", f"{statistics.median(direct):.3f} ms"))
     rows.append((f"tools/call get_mission over stdio, median of {calls}", f"{statistics.median(via_mcp):.3f} ms"))
     rows.append(("tools/call p90", f"{pct(via_mcp, 90):.3f} ms"))
     rows.append(("tools/call median / direct median", f"{statistics.median(via_mcp) / statistics.median(direct):.2f}×"))
     rows.append(("overhead of MCP + stdio, median", f"{statistics.median(via_mcp) - statistics.median(direct):.3f} ms"))
     rows.append((f"SDK floor: empty echo tool over stdio, median of {calls}", f"{statistics.median(floor):.3f} ms"))
-    rows.append(("missions-mcp's own share (overhead − SDK floor)",
-                 f"{statistics.median(via_mcp) - statistics.median(direct) - statistics.median(floor):.3f} ms"))
+    rows.append(
+        (
+            "missions-mcp's own share (overhead − SDK floor)",
+            f"{statistics.median(via_mcp) - statistics.median(direct) - statistics.median(floor):.3f} ms",
+        )
+    )
     return rows
 
 

@@ -58,22 +58,39 @@ def seed(db: Path, steps: int, events: int, more_runs: int) -> tuple[str, str]:
     for i in range(top):
         plan.append({"step_id": f"s{i}", "description": f"Top-level step {i}: do part {i} of the work", "sequence": i})
         for j in range(steps // top - 1):
-            plan.append({"step_id": f"s{i}.{j}", "parent_step_id": f"s{i}", "sequence": j,
-                         "description": f"Sub-step {j} of step {i}: one piece of that part"})
+            plan.append(
+                {
+                    "step_id": f"s{i}.{j}",
+                    "parent_step_id": f"s{i}",
+                    "sequence": j,
+                    "description": f"Sub-step {j} of step {i}: one piece of that part",
+                }
+            )
     plans.create_plan(store, KEY, mission_id, run_id, plan)
     with store.atomic(KEY) as tx:  # half the plan done, one failed step, one in progress
-        tx.execute("UPDATE plan_steps SET status = 'completed', started_at = ?, completed_at = ? WHERE seq % 2 = 0",
-                     ("2026-01-01T10:00:00Z", "2026-01-01T10:00:41Z"))
+        tx.execute(
+            "UPDATE plan_steps SET status = 'completed', started_at = ?, completed_at = ? WHERE seq % 2 = 0",
+            ("2026-01-01T10:00:00Z", "2026-01-01T10:00:41Z"),
+        )
         tx.execute("UPDATE plan_steps SET status = 'failed' WHERE step_id = 's3.1'")
-        tx.execute("UPDATE plan_steps SET status = 'in_progress', started_at = ? WHERE step_id = 's7'",
-                     ("2026-01-01T11:00:00Z",))
+        tx.execute(
+            "UPDATE plan_steps SET status = 'in_progress', started_at = ? WHERE step_id = 's7'",
+            ("2026-01-01T11:00:00Z",),
+        )
     done = 0
     while done < events:
         with store.atomic(KEY) as tx:
             run = runs.find_run(tx, mission_id, run_id, lock=True)
             for i in range(done, min(done + 10_000, events)):
-                runs._insert_event(tx, run, "tool_call" if i % 2 == 0 else "tool_result", f"event {i}",
-                                   step_id=f"s{i % top}", agent_id="bench", payload=f'{{"n":{i}}}')
+                runs._insert_event(
+                    tx,
+                    run,
+                    "tool_call" if i % 2 == 0 else "tool_result",
+                    f"event {i}",
+                    step_id=f"s{i % top}",
+                    agent_id="bench",
+                    payload=f'{{"n":{i}}}',
+                )
         done = min(done + 10_000, events)
     store.close()
     return mission_id, run_id
@@ -124,6 +141,7 @@ async def page_times(db: Path, mission_id: str, run_id: str, repeat: int) -> lis
             median, p95 = await _timed(page, repeat)
             api = None
             if api_query is not None:
+
                 async def events(q: dict[str, object] = api_query) -> None:
                     await client.call(BY_NAME["list_events"], {**ids, **q, "page_size": 50})
 
@@ -144,8 +162,16 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def live_figures(proc: subprocess.Popen[bytes], port: int, db: Path, mission_id: str, run_id: str, repeat: int,
-                       idle: int, seconds: float) -> tuple[list[float], float, float]:
+async def live_figures(
+    proc: subprocess.Popen[bytes],
+    port: int,
+    db: Path,
+    mission_id: str,
+    run_id: str,
+    repeat: int,
+    idle: int,
+    seconds: float,
+) -> tuple[list[float], float, float]:
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
@@ -192,8 +218,9 @@ async def _change_to_page(http: httpx.AsyncClient, db: Path, mission_id: str, ru
     return out
 
 
-async def _idle_cpu(pid: int, http: httpx.AsyncClient, pages: int, mission_id: str, run_id: str,
-                    seconds: float) -> float:
+async def _idle_cpu(
+    pid: int, http: httpx.AsyncClient, pages: int, mission_id: str, run_id: str, seconds: float
+) -> float:
     """CPU seconds per second of the ui process while ``pages`` live run pages are open and nothing changes."""
     opened = anyio.Event()
     count = 0
@@ -245,8 +272,10 @@ def main() -> None:
         db = Path(tmp) / "bench.db"
         started = time.perf_counter()
         mission_id, run_id = seed(db, args.steps, args.events, args.runs)
-        print(f"seeded {args.steps} steps, {args.events:,} events, {args.runs + 1} runs in "
-              f"{time.perf_counter() - started:.1f} s\n")
+        print(
+            f"seeded {args.steps} steps, {args.events:,} events, {args.runs + 1} runs in "
+            f"{time.perf_counter() - started:.1f} s\n"
+        )
         rows = anyio.run(page_times, db, mission_id, run_id, args.repeat)
         print(f"## Server time per page (in process, {args.repeat} reads each)\n")
         print("| page | median ms | p95 ms | API list_events, same events (baseline) ms | ratio |")
@@ -255,10 +284,25 @@ def main() -> None:
             base = f"{api * 1000:.1f} | {median / api:.1f}" if api else "— | —"
             print(f"| {label} | {median * 1000:.1f} | {p95 * 1000:.1f} | {base} |")
         port = _free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "missions_mcp", "ui", "--db", str(db), "--port", str(port),
-                                 "--log-level", "WARNING"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        latencies, quiet, busy = anyio.run(live_figures, proc, port, db, mission_id, run_id, args.repeat, args.idle,
-                                           args.seconds)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "missions_mcp",
+                "ui",
+                "--db",
+                str(db),
+                "--port",
+                str(port),
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        latencies, quiet, busy = anyio.run(
+            live_figures, proc, port, db, mission_id, run_id, args.repeat, args.idle, args.seconds
+        )
         median, p95 = stats(latencies)
         print(f"\n## Change → open page ({len(latencies)} commits by another connection)\n")
         print("| figure | ms |")

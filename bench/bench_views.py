@@ -35,26 +35,42 @@ async def _big_run(missions: MissionsServer) -> tuple[str, str]:
     await _api(missions, "update_run", **ids, status="running")
     steps = []
     for i in range(1, STEPS - 11):  # 8 top-level steps…
-        steps.append({"step_id": f"s{i}", "description": f"Top-level step {i}: do the part {i} of the work",
-                      "sequence": i})
+        steps.append(
+            {"step_id": f"s{i}", "description": f"Top-level step {i}: do the part {i} of the work", "sequence": i}
+        )
     for i in range(1, 5):  # …4 of them with 3 sub-steps: 20 steps
         for j in range(1, 4):
-            steps.append({"step_id": f"s{i}.{j}", "description": f"Sub-step {j} of step {i}", "sequence": j,
-                          "parent_step_id": f"s{i}"})
+            steps.append(
+                {
+                    "step_id": f"s{i}.{j}",
+                    "description": f"Sub-step {j} of step {i}",
+                    "sequence": j,
+                    "parent_step_id": f"s{i}",
+                }
+            )
     await _api(missions, "create_plan", **ids, steps=steps)
     for step in steps[:10]:
         await _api(missions, "update_plan_step", **ids, step_id=step["step_id"], status="in_progress")
         await _api(missions, "update_plan_step", **ids, step_id=step["step_id"], status="completed")
     kinds = ("tool_call", "tool_result", "message")
     for n in range(EVENTS - 1):  # the status change to running is the first event
-        await _api(missions, "log_event", **ids, type=kinds[n % 3], summary=f"Event {n}: grep for the pattern in src/",
-                   step_id=f"s{n % 8 + 1}", agent_id="bench", payload={"n": n, "path": "src/missions_mcp/views.py"})
+        await _api(
+            missions,
+            "log_event",
+            **ids,
+            type=kinds[n % 3],
+            summary=f"Event {n}: grep for the pattern in src/",
+            step_id=f"s{n % 8 + 1}",
+            agent_id="bench",
+            payload={"n": n, "path": "src/missions_mcp/views.py"},
+        )
     return mid, rid
 
 
 def _tools_bytes(tools: list) -> int:
-    return sum(len(t.name) + len(t.description or "") + len(json.dumps(t.input_schema, separators=(",", ":")))
-               for t in tools)
+    return sum(
+        len(t.name) + len(t.description or "") + len(json.dumps(t.input_schema, separators=(",", ":"))) for t in tools
+    )
 
 
 async def main() -> None:
@@ -65,9 +81,13 @@ async def main() -> None:
         built = time.monotonic() - started
         base = f"missions://missions/{mid}/runs/{rid}"
         uris = {
-            "mission": f"missions://missions/{mid}", "run": base, "plan": f"{base}/plan",
-            "plan.json": f"{base}/plan.json", "events (newest 50)": f"{base}/events",
-            "events?page=1": f"{base}/events?page=1", "runs/recent": "missions://runs/recent",
+            "mission": f"missions://missions/{mid}",
+            "run": base,
+            "plan": f"{base}/plan",
+            "plan.json": f"{base}/plan.json",
+            "events (newest 50)": f"{base}/events",
+            "events?page=1": f"{base}/events?page=1",
+            "runs/recent": "missions://runs/recent",
             "events/recent": "missions://events/recent",
         }
         rows = []

@@ -19,26 +19,46 @@ from typing import Any
 __all__ = ["STEPS", "CallBytes", "compact", "run_session"]
 
 STEPS: tuple[tuple[str, str, tuple[tuple[str, str, dict[str, Any] | None], ...]], ...] = (
-    ("reproduce", "Reproduce the failing login test", (
-        ("tool_call", "pytest -k login -x", {"cmd": "pytest -k login -x"}),
-        ("tool_result", "1 failed: test_login_redirect", {"failed": 1, "passed": 11}),
-    )),
-    ("locate", "Find the race in the session fixture", (
-        ("message", "The fixture tears down before the redirect completes", None),
-        ("tool_call", "read tests/conftest.py", {"path": "tests/conftest.py"}),
-    )),
-    ("fix", "Wait for the redirect before teardown", (
-        ("tool_call", "edit tests/conftest.py", {"path": "tests/conftest.py", "lines": "41-48"}),
-        ("tool_result", "fixture now awaits the redirect", None),
-    )),
-    ("verify", "Run the login tests 50 times", (
-        ("tool_call", "pytest -k login --count 50", {"cmd": "pytest -k login --count 50"}),
-        ("tool_result", "50 passed", {"passed": 50}),
-    )),
-    ("report", "Summarise the fix for the reviewer", (
-        ("message", "Teardown raced the redirect; the fixture now waits for it", None),
-        ("custom", "pull request opened", {"pr": 1234}),
-    )),
+    (
+        "reproduce",
+        "Reproduce the failing login test",
+        (
+            ("tool_call", "pytest -k login -x", {"cmd": "pytest -k login -x"}),
+            ("tool_result", "1 failed: test_login_redirect", {"failed": 1, "passed": 11}),
+        ),
+    ),
+    (
+        "locate",
+        "Find the race in the session fixture",
+        (
+            ("message", "The fixture tears down before the redirect completes", None),
+            ("tool_call", "read tests/conftest.py", {"path": "tests/conftest.py"}),
+        ),
+    ),
+    (
+        "fix",
+        "Wait for the redirect before teardown",
+        (
+            ("tool_call", "edit tests/conftest.py", {"path": "tests/conftest.py", "lines": "41-48"}),
+            ("tool_result", "fixture now awaits the redirect", None),
+        ),
+    ),
+    (
+        "verify",
+        "Run the login tests 50 times",
+        (
+            ("tool_call", "pytest -k login --count 50", {"cmd": "pytest -k login --count 50"}),
+            ("tool_result", "50 passed", {"passed": 50}),
+        ),
+    ),
+    (
+        "report",
+        "Summarise the fix for the reviewer",
+        (
+            ("message", "Teardown raced the redirect; the fixture now waits for it", None),
+            ("custom", "pull request opened", {"pr": 1234}),
+        ),
+    ),
 )
 """The plan: step id, description, and the two events logged while doing it."""
 
@@ -80,16 +100,24 @@ async def run_session(call: Call) -> list[CallBytes]:
         measured.append(CallBytes(tool, len(compact(arguments).encode()), len(text.encode())))
         return structured
 
-    mission = await step("create_mission", {"name": "Fix the flaky login test",
-                                            "description": "CI fails one run in ten on test_login_redirect"})
+    mission = await step(
+        "create_mission",
+        {"name": "Fix the flaky login test", "description": "CI fails one run in ten on test_login_redirect"},
+    )
     mid = _field(mission, "mission_id")
     run = await step("start_run", {"mission_id": mid, "input": {"branch": "main"}})
     ids = {"mission_id": mid, "run_id": _field(run, "run_id")}
     await step("update_run", {**ids, "status": "running"})
-    await step("create_plan", {**ids, "steps": [
-        {"step_id": step_id, "description": description, "sequence": n}
-        for n, (step_id, description, _) in enumerate(STEPS, start=1)
-    ]})
+    await step(
+        "create_plan",
+        {
+            **ids,
+            "steps": [
+                {"step_id": step_id, "description": description, "sequence": n}
+                for n, (step_id, description, _) in enumerate(STEPS, start=1)
+            ],
+        },
+    )
     for step_id, _, events in STEPS:
         for kind, summary, payload in events:
             event: dict[str, Any] = {**ids, "type": kind, "summary": summary, "step_id": step_id}
@@ -97,7 +125,9 @@ async def run_session(call: Call) -> list[CallBytes]:
                 event["payload"] = payload
             await step("log_event", event)
         await step("update_plan_step", {**ids, "step_id": step_id, "status": "completed"})
-    await step("update_run", {**ids, "status": "succeeded",
-                              "result_summary": "Fixed the teardown race; login tests pass 50 of 50"})
+    await step(
+        "update_run",
+        {**ids, "status": "succeeded", "result_summary": "Fixed the teardown race; login tests pass 50 of 50"},
+    )
     assert len(measured) == 20, len(measured)
     return measured

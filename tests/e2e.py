@@ -38,10 +38,15 @@ class Recorder:
 
     async def on_request(self, request: httpx.Request) -> None:
         body = json.loads(request.content) if request.content else None
-        self.exchanges.append(Exchange(
-            request.method, request.url.raw_path.decode().split("?", 1)[0],
-            list(request.url.params.multi_items()), body, request.headers,
-        ))
+        self.exchanges.append(
+            Exchange(
+                request.method,
+                request.url.raw_path.decode().split("?", 1)[0],
+                list(request.url.params.multi_items()),
+                body,
+                request.headers,
+            )
+        )
 
     async def on_response(self, response: httpx.Response) -> None:
         self.exchanges[-1].status = response.status_code

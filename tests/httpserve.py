@@ -52,14 +52,23 @@ class Served:
 
 
 @contextmanager
-def serving(args: list[str], *, host: str = "127.0.0.1", env: dict[str, str] | None = None,
-            api: bool = False) -> Iterator[Served]:
+def serving(
+    args: list[str], *, host: str = "127.0.0.1", env: dict[str, str] | None = None, api: bool = False
+) -> Iterator[Served]:
     """``python -m missions_mcp [api] *args --host HOST --port PORT`` until its port accepts connections."""
     port = free_port_on(host)
-    command = [sys.executable, "-m", "missions_mcp", *(["api"] if api else []), *args,
-               "--host", host, "--port", str(port)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**clean_env(), **(env or {})})
+    command = [
+        sys.executable,
+        "-m",
+        "missions_mcp",
+        *(["api"] if api else []),
+        *args,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**clean_env(), **(env or {})})
     served = Served(f"http://{shown(host)}:{port}", host, port, proc)
     deadline = time.monotonic() + 30
     try:

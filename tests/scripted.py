@@ -36,36 +36,69 @@ async def call(client: Client, tool: str, **arguments: Any) -> Any:
 
 async def run_script(client: Client, *, finish: bool = True) -> Session:
     """The scripted session; ``finish=False`` leaves the run running (events can still be logged)."""
-    mission = await call(client, "create_mission", name="Release 1.4",
-                         description="Ship the *release* notes | changelog")
+    mission = await call(
+        client, "create_mission", name="Release 1.4", description="Ship the *release* notes | changelog"
+    )
     mid = mission["mission_id"]
     run = await call(client, "start_run", mission_id=mid, input={"goal": "ship"})
     rid = run["run_id"]
     ids = {"mission_id": mid, "run_id": rid}
     await call(client, "update_run", **ids, status="running")
-    await call(client, "create_plan", **ids, steps=[
-        {"step_id": "s1", "description": "Collect merged changes", "sequence": 1},
-        {"step_id": "s1.2", "description": "Group by area", "sequence": 2, "parent_step_id": "s1"},
-        {"step_id": "s1.1", "description": "List merged PRs", "sequence": 1, "parent_step_id": "s1"},
-        {"step_id": "s2", "description": HOSTILE, "sequence": 2},
-        {"step_id": "s3", "description": "Publish the notes", "sequence": 3},
-        {"step_id": "s4", "description": "Announce", "sequence": 4},
-    ])
-    await call(client, "add_plan_steps", **ids, steps=[
-        {"step_id": "s2.1", "description": "Proofread", "sequence": 1, "parent_step_id": "s2"}])
+    await call(
+        client,
+        "create_plan",
+        **ids,
+        steps=[
+            {"step_id": "s1", "description": "Collect merged changes", "sequence": 1},
+            {"step_id": "s1.2", "description": "Group by area", "sequence": 2, "parent_step_id": "s1"},
+            {"step_id": "s1.1", "description": "List merged PRs", "sequence": 1, "parent_step_id": "s1"},
+            {"step_id": "s2", "description": HOSTILE, "sequence": 2},
+            {"step_id": "s3", "description": "Publish the notes", "sequence": 3},
+            {"step_id": "s4", "description": "Announce", "sequence": 4},
+        ],
+    )
+    await call(
+        client,
+        "add_plan_steps",
+        **ids,
+        steps=[{"step_id": "s2.1", "description": "Proofread", "sequence": 1, "parent_step_id": "s2"}],
+    )
     for step, status in (("s1", "in_progress"), ("s1.1", "in_progress")):
         await call(client, "update_plan_step", **ids, step_id=step, status=status)
-    await call(client, "log_event", **ids, type="tool_call", summary="git log --merges", step_id="s1.1",
-               agent_id="writer", payload={"cmd": "git log --merges", "since": "v1.3"})
-    await call(client, "log_event", **ids, type="tool_result", summary="42 merged PRs", step_id="s1.1",
-               agent_id="writer", payload={"count": 42})
+    await call(
+        client,
+        "log_event",
+        **ids,
+        type="tool_call",
+        summary="git log --merges",
+        step_id="s1.1",
+        agent_id="writer",
+        payload={"cmd": "git log --merges", "since": "v1.3"},
+    )
+    await call(
+        client,
+        "log_event",
+        **ids,
+        type="tool_result",
+        summary="42 merged PRs",
+        step_id="s1.1",
+        agent_id="writer",
+        payload={"count": 42},
+    )
     for step, status in (("s1.1", "completed"), ("s1.2", "skipped"), ("s1", "completed")):
         await call(client, "update_plan_step", **ids, step_id=step, status=status)
     await call(client, "pause_run", **ids)
     await call(client, "resume_run", **ids)
     await call(client, "update_plan_step", **ids, step_id="s2", status="in_progress")
-    await call(client, "log_event", **ids, type="message", summary=HOSTILE, step_id="s2",
-               payload={"note": "```` fence `x` | pipe"})
+    await call(
+        client,
+        "log_event",
+        **ids,
+        type="message",
+        summary=HOSTILE,
+        step_id="s2",
+        payload={"note": "```` fence `x` | pipe"},
+    )
     await call(client, "update_plan_step", **ids, step_id="s2", status="completed")
     await call(client, "update_plan_step", **ids, step_id="s3", status="in_progress")
     await call(client, "log_event", **ids, type="error", summary="Upload failed: 403", step_id="s3")

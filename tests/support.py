@@ -66,7 +66,9 @@ def running(args: list[str], probe: str) -> Iterator[tuple[str, subprocess.Popen
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "missions_mcp", *(a.format(port=port) for a in args)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
     )
     base = f"http://127.0.0.1:{port}"
     output: list[bytes] = []

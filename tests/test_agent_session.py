@@ -19,7 +19,7 @@ async def test_agent_reports_its_own_work(mode, tmp_path):
         mission = (await call_ok(c, "get_mission", {"mission_id": mid}))["data"]
         assert mission["execution_mode"] == "external" and mission["name"] == "Quarterly report"
         assert "description" not in mission, "nulls are left out"
-        found = (await call_ok(c, "list_missions", {}))
+        found = await call_ok(c, "list_missions", {})
         assert [m["mission_id"] for m in found["data"]] == [mid] and found["meta"]["total_results"] == 1
 
         started = await call_ok(c, "start_run", {"mission_id": mid, "input": {"quarter": "Q3"}})
@@ -33,18 +33,42 @@ async def test_agent_reports_its_own_work(mode, tmp_path):
         running = (await call_ok(c, "get_run", ref))["data"]
         assert running["status"] == "running" and running["updated_at"] >= run["updated_at"]
 
-        steps = (await call_ok(c, "create_plan", {**ref, "steps": [
-            {"step_id": "gather", "description": "Gather numbers", "sequence": 1},
-            {"step_id": "write", "description": "Write the report", "sequence": 2},
-        ]}))["data"]
+        steps = (
+            await call_ok(
+                c,
+                "create_plan",
+                {
+                    **ref,
+                    "steps": [
+                        {"step_id": "gather", "description": "Gather numbers", "sequence": 1},
+                        {"step_id": "write", "description": "Write the report", "sequence": 2},
+                    ],
+                },
+            )
+        )["data"]
         assert steps == [{"step_id": "gather", "status": "pending"}, {"step_id": "write", "status": "pending"}]
-        again = await call_error(c, "create_plan", {**ref, "steps": [{"step_id": "x", "description": "x",
-                                                                      "sequence": 9}]})
+        again = await call_error(
+            c, "create_plan", {**ref, "steps": [{"step_id": "x", "description": "x", "sequence": 9}]}
+        )
         assert "409" in again and "add_plan_steps" in again
-        added = (await call_ok(c, "add_plan_steps", {**ref, "steps": [
-            {"step_id": "gather.db", "description": "Query the database", "sequence": 1, "parent_step_id": "gather"},
-            {"step_id": "review", "description": "Review", "sequence": 3},
-        ]}))["data"]
+        added = (
+            await call_ok(
+                c,
+                "add_plan_steps",
+                {
+                    **ref,
+                    "steps": [
+                        {
+                            "step_id": "gather.db",
+                            "description": "Query the database",
+                            "sequence": 1,
+                            "parent_step_id": "gather",
+                        },
+                        {"step_id": "review", "description": "Review", "sequence": 3},
+                    ],
+                },
+            )
+        )["data"]
         assert {s["step_id"] for s in added} == {"gather.db", "review"}
 
         step = {**ref, "step_id": "gather"}
@@ -52,14 +76,33 @@ async def test_agent_reports_its_own_work(mode, tmp_path):
         begun = (await call_ok(c, "get_plan_step", step))["data"]
         assert begun["status"] == "in_progress" and begun["started_at"] and "completed_at" not in begun
         await call_ok(c, "log_event", {**ref, "type": "step_started", "summary": "Gathering", "step_id": "gather"})
-        call = (await call_ok(c, "log_event", {**ref, "type": "tool_call", "summary": "sql(select …)",
-                                                "step_id": "gather", "agent_id": "me",
-                                                "payload": {"tool": "sql", "args": {"q": "select 1"}}}))
+        call = await call_ok(
+            c,
+            "log_event",
+            {
+                **ref,
+                "type": "tool_call",
+                "summary": "sql(select …)",
+                "step_id": "gather",
+                "agent_id": "me",
+                "payload": {"tool": "sql", "args": {"q": "select 1"}},
+            },
+        )
         assert list(call) == ["event_id"]
         logged = (await call_ok(c, "get_event", {**ref, "event_id": call["event_id"]}))["data"]
         assert logged["idempotency_key"], "log_event fills idempotency_key itself"
-        await call_ok(c, "log_event", {**ref, "type": "tool_result", "summary": "42 rows", "step_id": "gather",
-                                       "agent_id": "me", "payload": {"rows": 42}})
+        await call_ok(
+            c,
+            "log_event",
+            {
+                **ref,
+                "type": "tool_result",
+                "summary": "42 rows",
+                "step_id": "gather",
+                "agent_id": "me",
+                "payload": {"rows": 42},
+            },
+        )
         await call_ok(c, "update_plan_step", {**step, "status": "completed"})
         done = (await call_ok(c, "get_plan_step", step))["data"]
         assert done["status"] == "completed" and done["completed_at"] >= done["started_at"]
@@ -75,8 +118,12 @@ async def test_agent_reports_its_own_work(mode, tmp_path):
         for step in ("write", "review"):
             await call_ok(c, "update_plan_step", {**ref, "step_id": step, "status": "in_progress"})
             await call_ok(c, "update_plan_step", {**ref, "step_id": step, "status": "completed"})
-        finish = {**ref, "status": "succeeded", "result_summary": "Report written: 3 pages.",
-                  "result_payload": {"pages": 3}}
+        finish = {
+            **ref,
+            "status": "succeeded",
+            "result_summary": "Report written: 3 pages.",
+            "result_payload": {"pages": 3},
+        }
         assert await call_ok(c, "update_run", finish) == {"status": "succeeded"}
         finished = (await call_ok(c, "get_run", ref))["data"]
         assert finished["status"] == "succeeded" and finished["finished_at"]
@@ -88,7 +135,11 @@ async def test_agent_reports_its_own_work(mode, tmp_path):
         assert [s["step_id"] for s in plan][:2] in (["gather", "gather.db"], ["gather.db", "gather"])
         assert [s["sequence"] for s in plan] == sorted(s["sequence"] for s in plan)
         assert {s["step_id"]: s["status"] for s in plan} == {
-            "gather": "completed", "gather.db": "skipped", "write": "completed", "review": "completed"}
+            "gather": "completed",
+            "gather.db": "skipped",
+            "write": "completed",
+            "review": "completed",
+        }
         assert next(s for s in plan if s["step_id"] == "gather.db")["parent_step_id"] == "gather"
 
         events = await call_ok(c, "list_events", {**ref, "page_size": 100})

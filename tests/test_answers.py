@@ -43,8 +43,9 @@ def _value(annotation: Any) -> Any:
         return _answer_object(annotation)
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return next(iter(annotation)).value
-    return {uuid.UUID: str(uuid.uuid4()), str: "x", int: 1, bool: True,
-            datetime: datetime.now(UTC).isoformat()}.get(annotation, "x")
+    return {uuid.UUID: str(uuid.uuid4()), str: "x", int: 1, bool: True, datetime: datetime.now(UTC).isoformat()}.get(
+        annotation, "x"
+    )
 
 
 def _answer_object(model: type[BaseModel]) -> dict[str, Any]:
@@ -71,11 +72,16 @@ def test_receipts_are_derived_from_the_table() -> None:
     """A write answers what the model does not know yet: a new id, the status it left; pinned."""
     receipts = {op.name: op.answer_fields for op in OPERATIONS if op.answer_fields is not None}
     assert receipts == {
-        "create_mission": ("mission_id",), "update_mission": ("mission_id",),
-        "start_run": ("run_id", "status"), "update_run": ("status",), "cancel_run": ("status",),
-        "pause_run": ("status",), "resume_run": ("status",),
+        "create_mission": ("mission_id",),
+        "update_mission": ("mission_id",),
+        "start_run": ("run_id", "status"),
+        "update_run": ("status",),
+        "cancel_run": ("status",),
+        "pause_run": ("status",),
+        "resume_run": ("status",),
         "log_event": ("event_id",),
-        "create_plan": ("step_id", "status"), "add_plan_steps": ("step_id", "status"),
+        "create_plan": ("step_id", "status"),
+        "add_plan_steps": ("step_id", "status"),
         "update_plan_step": ("status",),
         "link_agent": ("telnyx_agent_id",),
     }

@@ -48,19 +48,32 @@ class AuthorizationServer:
 
 
 def _verifier(server: AuthorizationServer, **kw) -> IntrospectionTokenVerifier:
-    return IntrospectionTokenVerifier("http://as.test/introspect", resource=RESOURCE, client_id="missions-mcp",
-                                      client_secret="s3cret", transport=httpx.ASGITransport(app=server.app), **kw)
+    return IntrospectionTokenVerifier(
+        "http://as.test/introspect",
+        resource=RESOURCE,
+        client_id="missions-mcp",
+        client_secret="s3cret",
+        transport=httpx.ASGITransport(app=server.app),
+        **kw,
+    )
 
 
 # -- static token
+
 
 @pytest.mark.anyio
 async def test_static_token_accepts_only_itself():
     verifier = StaticTokenVerifier("team-token-0000042", resource=RESOURCE, scopes=("missions",))
     accepted = await verifier.verify_token("team-token-0000042")
     assert accepted is not None and accepted.resource == RESOURCE and accepted.scopes == ["missions"]
-    for other in ("", "team-token-000004", "team-token-00000421", "TEAM-TOKEN-0000042", " team-token-0000042",
-                  "team-token-0000042\x00"):
+    for other in (
+        "",
+        "team-token-000004",
+        "team-token-00000421",
+        "TEAM-TOKEN-0000042",
+        " team-token-0000042",
+        "team-token-0000042\x00",
+    ):
         assert await verifier.verify_token(other) is None, other
 
 
@@ -72,19 +85,33 @@ def test_static_token_must_be_long_enough():
 
 # -- introspection
 
+
 @pytest.mark.anyio
 async def test_introspection_accepts_active_tokens_for_this_resource():
     exp = int(time.time()) + 600
-    server = AuthorizationServer({
-        "good": {"aud": [RESOURCE, "https://other.example"], "scope": "missions read", "client_id": "agent",
-                 "sub": "user-7", "exp": exp, "iss": "https://auth.team.example"},
-        "other-audience": {"aud": "https://other.example/mcp", "client_id": "agent"},
-    })
+    server = AuthorizationServer(
+        {
+            "good": {
+                "aud": [RESOURCE, "https://other.example"],
+                "scope": "missions read",
+                "client_id": "agent",
+                "sub": "user-7",
+                "exp": exp,
+                "iss": "https://auth.team.example",
+            },
+            "other-audience": {"aud": "https://other.example/mcp", "client_id": "agent"},
+        }
+    )
     verifier = _verifier(server)
     good = await verifier.verify_token("good")
     assert good is not None
     assert (good.client_id, good.subject, good.scopes, good.expires_at, good.resource) == (
-        "agent", "user-7", ["missions", "read"], exp, RESOURCE)
+        "agent",
+        "user-7",
+        ["missions", "read"],
+        exp,
+        RESOURCE,
+    )
     assert good.claims == {"iss": "https://auth.team.example"}
     foreign = await verifier.verify_token("other-audience")
     assert foreign is not None and foreign.resource is None  # the SDK's resource check refuses it
@@ -113,8 +140,11 @@ async def test_a_failing_authorization_server_refuses_the_token():
     async def broken(request: Request) -> JSONResponse:
         return JSONResponse(["not", "an", "object"])
 
-    odd = IntrospectionTokenVerifier("http://as.test/x", resource=RESOURCE, transport=httpx.ASGITransport(
-        app=Starlette(routes=[Route("/x", broken, methods=["POST"])])))
+    odd = IntrospectionTokenVerifier(
+        "http://as.test/x",
+        resource=RESOURCE,
+        transport=httpx.ASGITransport(app=Starlette(routes=[Route("/x", broken, methods=["POST"])])),
+    )
     assert await odd.verify_token("good") is None
     unreachable = IntrospectionTokenVerifier(f"http://127.0.0.1:{free_port_on('127.0.0.1')}/x", resource=RESOURCE)
     assert await unreachable.verify_token("good") is None
@@ -143,6 +173,7 @@ def test_authentication_settings_are_checked():
 
 # -- Host and Origin policy
 
+
 def test_loopback_and_wildcard_addresses():
     assert all(map(is_loopback, ["127.0.0.1", "127.3.2.1", "::1", "[::1]", "localhost", "LOCALHOST"]))
     assert not any(map(is_loopback, ["0.0.0.0", "::", "10.0.0.1", "example.com", "localhost.example"]))
@@ -151,19 +182,51 @@ def test_loopback_and_wildcard_addresses():
 
 
 def test_host_policy():
-    policy = HostPolicy.for_bind("127.0.0.2", allowed_hosts=["mcp.team.example", "proxy.example:8443"],
-                                 allowed_origins=["https://console.team.example"])
-    for ok in ["127.0.0.2:8000", "127.0.0.1:1", "localhost", "[::1]:80", "MCP.team.example", "mcp.team.example:9",
-               "proxy.example:8443"]:
+    policy = HostPolicy.for_bind(
+        "127.0.0.2",
+        allowed_hosts=["mcp.team.example", "proxy.example:8443"],
+        allowed_origins=["https://console.team.example"],
+    )
+    for ok in [
+        "127.0.0.2:8000",
+        "127.0.0.1:1",
+        "localhost",
+        "[::1]:80",
+        "MCP.team.example",
+        "mcp.team.example:9",
+        "proxy.example:8443",
+    ]:
         assert policy.host_ok(ok), ok
-    for bad in [None, "", "evil.example", "proxy.example", "proxy.example:8444", "127.0.0.3:8000",
-                "mcp.team.example.evil", "mcp.team.example@evil", "[::2]:80"]:
+    for bad in [
+        None,
+        "",
+        "evil.example",
+        "proxy.example",
+        "proxy.example:8444",
+        "127.0.0.3:8000",
+        "mcp.team.example.evil",
+        "mcp.team.example@evil",
+        "[::2]:80",
+    ]:
         assert not policy.host_ok(bad), bad
-    for ok in [None, "http://localhost:3000", "https://mcp.team.example", "https://console.team.example",
-               "HTTPS://CONSOLE.team.example"]:
+    for ok in [
+        None,
+        "http://localhost:3000",
+        "https://mcp.team.example",
+        "https://console.team.example",
+        "HTTPS://CONSOLE.team.example",
+    ]:
         assert policy.origin_ok(ok), ok
-    for bad in ["null", "", "https://evil.example", "file://", "https://console.team.example:444",
-                "chrome-extension://abc", "http://localhost:3000/path", "ws://localhost"]:
+    for bad in [
+        "null",
+        "",
+        "https://evil.example",
+        "file://",
+        "https://console.team.example:444",
+        "chrome-extension://abc",
+        "http://localhost:3000/path",
+        "ws://localhost",
+    ]:
         assert not policy.origin_ok(bad), bad
     assert policy.reaches_beyond_loopback and policy.names_beyond_loopback
     assert not HostPolicy.for_bind("127.0.0.1").reaches_beyond_loopback
@@ -190,6 +253,7 @@ def test_bad_policy_entries_are_refused():
 
 # -- end to end
 
+
 @pytest.fixture
 def authorization_server() -> Iterator[tuple[str, AuthorizationServer]]:
     port = free_port_on("127.0.0.1")
@@ -211,16 +275,31 @@ def authorization_server() -> Iterator[tuple[str, AuthorizationServer]]:
 @pytest.mark.anyio
 async def test_introspection_end_to_end(tmp_path, authorization_server):
     issuer, server = authorization_server
-    with serving(["--transport", "streamable-http", "--db", str(tmp_path / "m.db"),
-                  "--auth-introspection-url", f"{issuer}/introspect", "--auth-issuer", issuer,
-                  "--auth-client-id", "missions-mcp", "--auth-scopes", "missions"],
-                 env={"MISSIONS_AUTH_CLIENT_SECRET": "s3cret"}) as mcp:
+    with serving(
+        [
+            "--transport",
+            "streamable-http",
+            "--db",
+            str(tmp_path / "m.db"),
+            "--auth-introspection-url",
+            f"{issuer}/introspect",
+            "--auth-issuer",
+            issuer,
+            "--auth-client-id",
+            "missions-mcp",
+            "--auth-scopes",
+            "missions",
+        ],
+        env={"MISSIONS_AUTH_CLIENT_SECRET": "s3cret"},
+    ) as mcp:
         endpoint = mcp.base + "/mcp"
-        server.tokens.update({
-            "good": {"aud": endpoint, "scope": "missions", "client_id": "agent"},
-            "no-scope": {"aud": endpoint, "scope": "other", "client_id": "agent"},
-            "elsewhere": {"aud": "https://other.example/mcp", "scope": "missions", "client_id": "agent"},
-        })
+        server.tokens.update(
+            {
+                "good": {"aud": endpoint, "scope": "missions", "client_id": "agent"},
+                "no-scope": {"aud": endpoint, "scope": "other", "client_id": "agent"},
+                "elsewhere": {"aud": "https://other.example/mcp", "scope": "missions", "client_id": "agent"},
+            }
+        )
         async with httpx.AsyncClient(timeout=10) as http:
             metadata = (await http.get(mcp.base + "/.well-known/oauth-protected-resource/mcp")).json()
             assert metadata["resource"] == endpoint and metadata["authorization_servers"] == [issuer]
@@ -229,8 +308,10 @@ async def test_introspection_end_to_end(tmp_path, authorization_server):
                 refused = await http.post(endpoint, json={}, headers={"Authorization": f"Bearer {token}"})
                 assert refused.status_code == status, token
                 assert "resource_metadata=" in refused.headers["www-authenticate"]
-        async with httpx2.AsyncClient(headers={"Authorization": "Bearer good"}, timeout=30) as http2, \
-                Client(streamable_http_client(endpoint, http_client=http2)) as client:
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": "Bearer good"}, timeout=30) as http2,
+            Client(streamable_http_client(endpoint, http_client=http2)) as client,
+        ):
             assert len((await client.list_tools()).tools) == 41
         assert mcp.stop() == 0
     assert all(b"s3cret" not in stream and b"Bearer good" not in stream for stream in mcp.output)

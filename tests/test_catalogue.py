@@ -47,12 +47,23 @@ def test_every_operation_of_the_contract_has_exactly_one_tool(contract):
 def test_tool_names_are_the_ones_users_type():
     for name in ISSUE_TOOL_NAMES:
         assert name in BY_NAME
-    for one, many in (("mission_tool", "mission_tools"), ("knowledge_base", "knowledge_bases"),
-                      ("mcp_server", "mcp_servers")):
+    for one, many in (
+        ("mission_tool", "mission_tools"),
+        ("knowledge_base", "knowledge_bases"),
+        ("mcp_server", "mcp_servers"),
+    ):
         assert {f"list_{many}", f"create_{one}", f"get_{one}", f"update_{one}", f"delete_{one}"} <= set(BY_NAME)
         assert {op.toolset for op in OPERATIONS if one in op.name} == {many}
-    assert set(TOOLSETS) == {"missions", "runs", "plan", "events", "agents", "mission_tools", "knowledge_bases",
-                             "mcp_servers"}
+    assert set(TOOLSETS) == {
+        "missions",
+        "runs",
+        "plan",
+        "events",
+        "agents",
+        "mission_tools",
+        "knowledge_bases",
+        "mcp_servers",
+    }
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.name)
@@ -123,11 +134,18 @@ def test_every_schema_has_a_model_with_the_same_fields(contract):
 
 
 def test_responses_tolerate_missing_null_and_unknown_fields():
-    run = models.MissionRunData.model_validate({
-        "run_id": "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e", "mission_id": "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e",
-        "status": "running", "started_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
-        "finished_at": None, "error": None, "brand_new_field": {"kept": True},
-    })
+    run = models.MissionRunData.model_validate(
+        {
+            "run_id": "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e",
+            "mission_id": "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e",
+            "status": "running",
+            "started_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+            "finished_at": None,
+            "error": None,
+            "brand_new_field": {"kept": True},
+        }
+    )
     assert run.result_summary is None and run.finished_at is None
     assert run.model_dump(mode="json")["brand_new_field"] == {"kept": True}
 
@@ -172,8 +190,19 @@ def test_what_each_call_changes_is_derived_from_the_table():
     run = {op.name for op in OPERATIONS if op.changes == "run"}
     mission = {op.name for op in OPERATIONS if op.changes == "mission"}
     run_list = {op.name for op in OPERATIONS if op.changes_run_list}
-    assert run == {"update_run", "cancel_run", "pause_run", "resume_run", "create_plan", "add_plan_steps",
-                   "update_plan_step", "log_event", "link_agent", "unlink_agent", "start_run"}
+    assert run == {
+        "update_run",
+        "cancel_run",
+        "pause_run",
+        "resume_run",
+        "create_plan",
+        "add_plan_steps",
+        "update_plan_step",
+        "log_event",
+        "link_agent",
+        "unlink_agent",
+        "start_run",
+    }
     assert mission == {"update_mission", "delete_mission"}
     assert run_list == {"start_run", "delete_mission"}
     assert {op.name for op in OPERATIONS if op.starts_run} == {"start_run"}
@@ -181,9 +210,16 @@ def test_what_each_call_changes_is_derived_from_the_table():
 
 
 def test_id_nouns_come_from_the_entries():
-    assert ID_NOUNS == {"mission_id": "mission", "run_id": "run", "step_id": "plan step", "event_id": "event",
-                        "telnyx_agent_id": "linked agent", "tool_id": "mission tool",
-                        "knowledge_base_id": "knowledge base", "mcp_server_id": "MCP server"}
+    assert ID_NOUNS == {
+        "mission_id": "mission",
+        "run_id": "run",
+        "step_id": "plan step",
+        "event_id": "event",
+        "telnyx_agent_id": "linked agent",
+        "tool_id": "mission tool",
+        "knowledge_base_id": "knowledge base",
+        "mcp_server_id": "MCP server",
+    }
     for op in OPERATIONS:
         assert set(op.path_fields) <= set(ID_NOUNS), op.name
         assert bool(op.noun) == op.path.endswith("}"), op.name
@@ -191,29 +227,64 @@ def test_id_nouns_come_from_the_entries():
 
 def test_core_and_hot_sets():
     assert {op.name for op in OPERATIONS if op.core} == {
-        "list_missions", "create_mission", "start_run", "update_run", "create_plan", "add_plan_steps",
-        "update_plan_step", "log_event", "get_plan", "get_run"}
-    assert {op.name for op in OPERATIONS if op.hot} == {"log_event", "update_plan_step", "get_run", "update_run",
-                                                        "list_events", "get_plan"}
+        "list_missions",
+        "create_mission",
+        "start_run",
+        "update_run",
+        "create_plan",
+        "add_plan_steps",
+        "update_plan_step",
+        "log_event",
+        "get_plan",
+        "get_run",
+    }
+    assert {op.name for op in OPERATIONS if op.hot} == {
+        "log_event",
+        "update_plan_step",
+        "get_run",
+        "update_run",
+        "list_events",
+        "get_plan",
+    }
 
 
 def test_entries_are_keyword_only_and_their_models_written_out():
     op = OPERATIONS[0]
     with pytest.raises(TypeError):
-        Operation(op.name, op.title, op.description, op.toolset, op.method, op.path,  # type: ignore[misc]
-                  op.params, op.result, op.operation_id, op.status)
+        Operation(
+            op.name,
+            op.title,
+            op.description,
+            op.toolset,
+            op.method,
+            op.path,  # type: ignore[misc]
+            op.params,
+            op.result,
+            op.operation_id,
+            op.status,
+        )
     for op in OPERATIONS:
         # every argument model is a class of params.py, found by its name (no classes built at run time)
         assert getattr(params, op.params.__name__) is op.params, op.name
 
 
 def test_toolsets_are_records_with_a_description():
-    assert list(TOOLSETS) == ["missions", "runs", "plan", "events", "agents", "mission_tools", "knowledge_bases",
-                              "mcp_servers"]
+    assert list(TOOLSETS) == [
+        "missions",
+        "runs",
+        "plan",
+        "events",
+        "agents",
+        "mission_tools",
+        "knowledge_bases",
+        "mcp_servers",
+    ]
     for name, toolset in TOOLSETS.items():
         assert toolset.name == name and toolset.description.endswith(".")
 
 
 def test_tool_names_in_text():
-    assert tool_names_in("call start_run, then update_run; not start_runs or list_things") == {"start_run",
-                                                                                              "update_run"}
+    assert tool_names_in("call start_run, then update_run; not start_runs or list_things") == {
+        "start_run",
+        "update_run",
+    }

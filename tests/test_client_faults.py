@@ -54,11 +54,15 @@ async def fails(client: MissionsClient, tool: str, args: dict[str, Any], kind: t
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("fault", [
-    status(503, {"detail": "busy"}),
-    raises(httpx.ConnectError),
-    raises(httpx.ReadError),
-], ids=["503", "connect-error", "read-error"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        status(503, {"detail": "busy"}),
+        raises(httpx.ConnectError),
+        raises(httpx.ReadError),
+    ],
+    ids=["503", "connect-error", "read-error"],
+)
 async def test_a_retried_write_carries_one_idempotency_key(fault):
     client, api, _ = make_client(fault, fault, ok(run_data()))
     await call(client, *UPDATE_RUN)
@@ -102,12 +106,31 @@ async def test_log_event_keeps_the_callers_key_and_sends_it_as_the_header():
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("fault", [
-    *(status(code, {"detail": "try again"}) for code in (408, 409, 429, 500, 502, 503, 504)),
-    raises(httpx.ConnectError), raises(httpx.ReadError), raises(httpx.ReadTimeout, "timed out"),
-    raises(httpx.ConnectTimeout, "timed out"), raises(httpx.RemoteProtocolError, "server disconnected"),
-], ids=["408", "409", "429", "500", "502", "503", "504", "connect-error", "read-error", "read-timeout",
-        "connect-timeout", "disconnected"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        *(status(code, {"detail": "try again"}) for code in (408, 409, 429, 500, 502, 503, 504)),
+        raises(httpx.ConnectError),
+        raises(httpx.ReadError),
+        raises(httpx.ReadTimeout, "timed out"),
+        raises(httpx.ConnectTimeout, "timed out"),
+        raises(httpx.RemoteProtocolError, "server disconnected"),
+    ],
+    ids=[
+        "408",
+        "409",
+        "429",
+        "500",
+        "502",
+        "503",
+        "504",
+        "connect-error",
+        "read-error",
+        "read-timeout",
+        "connect-timeout",
+        "disconnected",
+    ],
+)
 async def test_transient_faults_are_retried(fault):
     client, api, sleeps = make_client(fault, ok(run_data()))
     assert await call(client, *GET_RUN) == {"data": run_data()}
@@ -116,10 +139,16 @@ async def test_transient_faults_are_retried(fault):
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("code, kind", [
-    (400, BadRequestError), (401, AuthenticationError), (403, AuthenticationError), (404, NotFoundError),
-    (422, UnprocessableError),
-])
+@pytest.mark.parametrize(
+    "code, kind",
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, AuthenticationError),
+        (404, NotFoundError),
+        (422, UnprocessableError),
+    ],
+)
 async def test_client_errors_are_not_retried(code, kind):
     client, api, sleeps = make_client(status(code, {"detail": "no"}), ok(run_data()))
     await fails(client, *UPDATE_RUN, kind)
@@ -129,8 +158,9 @@ async def test_client_errors_are_not_retried(code, kind):
 
 @pytest.mark.anyio
 async def test_x_should_retry_false_stops_the_retry_of_a_409():
-    client, api, _ = make_client(status(409, {"detail": "run is finished"}, headers={"x-should-retry": "false"}),
-                                 ok(run_data()))
+    client, api, _ = make_client(
+        status(409, {"detail": "run is finished"}, headers={"x-should-retry": "false"}), ok(run_data())
+    )
     await fails(client, *UPDATE_RUN, ConflictError)
     assert len(api.requests) == 1
 
@@ -181,16 +211,20 @@ def _http_date(seconds_ahead: float) -> str:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("headers, low, high", [
-    ({"Retry-After": "2"}, 2.0, 2.0),
-    ({"retry-after-ms": "1500"}, 1.5, 1.5),
-    ({"retry-after-ms": "250", "Retry-After": "9"}, 0.25, 0.25),
-    ({"Retry-After": "0"}, 0.0, 0.0),
-    (lambda: {"Retry-After": _http_date(6)}, 4.5, 6.0),
-    ({"Retry-After": "soon"}, 0.5, 1.0),  # unparseable: the ordinary backoff
-    ({"Retry-After": "NaN", "retry-after-ms": "nan"}, 0.5, 1.0),
-    ({"Retry-After": "Thu, 99 Foo 2026 25:61:00 GMT"}, 0.5, 1.0),
-], ids=["seconds", "ms", "ms-wins", "zero", "http-date", "garbage", "nan", "bad-date"])
+@pytest.mark.parametrize(
+    "headers, low, high",
+    [
+        ({"Retry-After": "2"}, 2.0, 2.0),
+        ({"retry-after-ms": "1500"}, 1.5, 1.5),
+        ({"retry-after-ms": "250", "Retry-After": "9"}, 0.25, 0.25),
+        ({"Retry-After": "0"}, 0.0, 0.0),
+        (lambda: {"Retry-After": _http_date(6)}, 4.5, 6.0),
+        ({"Retry-After": "soon"}, 0.5, 1.0),  # unparseable: the ordinary backoff
+        ({"Retry-After": "NaN", "retry-after-ms": "nan"}, 0.5, 1.0),
+        ({"Retry-After": "Thu, 99 Foo 2026 25:61:00 GMT"}, 0.5, 1.0),
+    ],
+    ids=["seconds", "ms", "ms-wins", "zero", "http-date", "garbage", "nan", "bad-date"],
+)
 async def test_retry_after_sets_the_wait(headers, low, high):
     headers = headers() if callable(headers) else headers
     client, api, sleeps = make_client(status(429, {"detail": "slow down"}, headers=headers), ok(run_data()))
@@ -202,8 +236,9 @@ async def test_retry_after_sets_the_wait(headers, low, high):
 @pytest.mark.anyio
 @pytest.mark.parametrize("code, kind", [(429, RateLimitError), (503, ServerError)])
 async def test_retry_after_past_the_cap_is_an_immediate_error_saying_how_long(code, kind):
-    client, api, sleeps = make_client(status(code, {"detail": "later"}, headers={"Retry-After": "120"}),
-                                      ok(run_data()), retry_after_cap=30.0)
+    client, api, sleeps = make_client(
+        status(code, {"detail": "later"}, headers={"Retry-After": "120"}), ok(run_data()), retry_after_cap=30.0
+    )
     message = await fails(client, *GET_RUN, kind)
     assert len(api.requests) == 1 and sleeps == []
     assert "120 s" in message and f"HTTP {code}" in message
@@ -213,40 +248,91 @@ async def test_retry_after_past_the_cap_is_an_immediate_error_saying_how_long(co
 
 
 STEP_ARGS = {**RUN, "step_id": "collect-data"}
-DETAIL_422 = {"detail": [
-    {"loc": ["body", "steps", 0, "step_id"], "msg": "Field required", "type": "missing"},
-    {"loc": ["query", "page[size]"], "msg": "Input should be less than or equal to 1000", "type": "le"},
-    {"loc": "summary", "msg": "too long", "type": "x"},
-]}
+DETAIL_422 = {
+    "detail": [
+        {"loc": ["body", "steps", 0, "step_id"], "msg": "Field required", "type": "missing"},
+        {"loc": ["query", "page[size]"], "msg": "Input should be less than or equal to 1000", "type": "le"},
+        {"loc": "summary", "msg": "too long", "type": "x"},
+    ]
+}
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("answer, tool, args, kind, expected", [
-    (status(422, DETAIL_422), *UPDATE_RUN, UnprocessableError,
-     ["HTTP 422", "\nsteps[0].step_id: Field required", "\npage[size]: Input should be less than or equal to 1000",
-      "\nsummary: too long"]),
-    (status(422, {}), *UPDATE_RUN, UnprocessableError, ["HTTP 422", "no detail given"]),
-    (status(401, {"detail": "bad key"}), *GET_RUN, AuthenticationError,
-     ["rejected the API key", "HTTP 401", "TELNYX_API_KEY"]),
-    (status(403), *GET_RUN, AuthenticationError, ["rejected the API key", "HTTP 403", "TELNYX_API_KEY"]),
-    (status(404, {"detail": "Not Found"}), "update_plan_step", {**STEP_ARGS, "status": "completed"}, NotFoundError,
-     ["plan step collect-data", f"run {RUN_ID}", f"mission {MISSION_ID}", "list_runs"]),
-    (status(404), "get_event", {**RUN, "event_id": "ev-9"}, NotFoundError, ["event ev-9", f"run {RUN_ID}"]),
-    (status(404), "get_mission", {"mission_id": MISSION_ID}, NotFoundError, [f"mission {MISSION_ID}"]),
-    (status(409, {"detail": "Run already finished"}, headers={"x-should-retry": "false"}), *UPDATE_RUN,
-     ConflictError, ["Conflict (HTTP 409)", f"run {RUN_ID}", "Run already finished", "get_run"]),
-    (status(429, headers={"Retry-After": "1"}), *GET_RUN, RateLimitError, ["HTTP 429", "Wait 1 s"]),
-    (status(429), *GET_RUN, RateLimitError, ["HTTP 429", "Wait, then retry"]),
-    (status(500, {"errors": [{"title": "Oops", "detail": "database unavailable"}]}), *GET_RUN, ServerError,
-     ["HTTP 500", "Try again", "database unavailable"]),
-    (status(502, text="<html><body>Bad Gateway</body></html>"), *GET_RUN, ServerError, ["HTTP 502"]),
-    (status(400, text="plain words"), *UPDATE_RUN, BadRequestError, ["HTTP 400"]),
-    (status(200, text="<html>captive portal</html>"), *GET_RUN, ServerError, ["HTTP 200", "not JSON"]),
-    (raises(httpx.ReadTimeout, "timed out"), *GET_RUN, TransportError, ["did not answer in time", "3 attempts"]),
-    (raises(httpx.ConnectError, "refused"), *GET_RUN, TransportError,
-     ["Could not reach", "ConnectError", "TELNYX_BASE_URL"]),
-], ids=["422-detail", "422-empty", "401", "403", "404-step", "404-event", "404-mission", "409", "429-wait",
-        "429-no-header", "500-errors", "502-html", "400-text", "200-not-json", "timeout", "connect"])
+@pytest.mark.parametrize(
+    "answer, tool, args, kind, expected",
+    [
+        (
+            status(422, DETAIL_422),
+            *UPDATE_RUN,
+            UnprocessableError,
+            [
+                "HTTP 422",
+                "\nsteps[0].step_id: Field required",
+                "\npage[size]: Input should be less than or equal to 1000",
+                "\nsummary: too long",
+            ],
+        ),
+        (status(422, {}), *UPDATE_RUN, UnprocessableError, ["HTTP 422", "no detail given"]),
+        (
+            status(401, {"detail": "bad key"}),
+            *GET_RUN,
+            AuthenticationError,
+            ["rejected the API key", "HTTP 401", "TELNYX_API_KEY"],
+        ),
+        (status(403), *GET_RUN, AuthenticationError, ["rejected the API key", "HTTP 403", "TELNYX_API_KEY"]),
+        (
+            status(404, {"detail": "Not Found"}),
+            "update_plan_step",
+            {**STEP_ARGS, "status": "completed"},
+            NotFoundError,
+            ["plan step collect-data", f"run {RUN_ID}", f"mission {MISSION_ID}", "list_runs"],
+        ),
+        (status(404), "get_event", {**RUN, "event_id": "ev-9"}, NotFoundError, ["event ev-9", f"run {RUN_ID}"]),
+        (status(404), "get_mission", {"mission_id": MISSION_ID}, NotFoundError, [f"mission {MISSION_ID}"]),
+        (
+            status(409, {"detail": "Run already finished"}, headers={"x-should-retry": "false"}),
+            *UPDATE_RUN,
+            ConflictError,
+            ["Conflict (HTTP 409)", f"run {RUN_ID}", "Run already finished", "get_run"],
+        ),
+        (status(429, headers={"Retry-After": "1"}), *GET_RUN, RateLimitError, ["HTTP 429", "Wait 1 s"]),
+        (status(429), *GET_RUN, RateLimitError, ["HTTP 429", "Wait, then retry"]),
+        (
+            status(500, {"errors": [{"title": "Oops", "detail": "database unavailable"}]}),
+            *GET_RUN,
+            ServerError,
+            ["HTTP 500", "Try again", "database unavailable"],
+        ),
+        (status(502, text="<html><body>Bad Gateway</body></html>"), *GET_RUN, ServerError, ["HTTP 502"]),
+        (status(400, text="plain words"), *UPDATE_RUN, BadRequestError, ["HTTP 400"]),
+        (status(200, text="<html>captive portal</html>"), *GET_RUN, ServerError, ["HTTP 200", "not JSON"]),
+        (raises(httpx.ReadTimeout, "timed out"), *GET_RUN, TransportError, ["did not answer in time", "3 attempts"]),
+        (
+            raises(httpx.ConnectError, "refused"),
+            *GET_RUN,
+            TransportError,
+            ["Could not reach", "ConnectError", "TELNYX_BASE_URL"],
+        ),
+    ],
+    ids=[
+        "422-detail",
+        "422-empty",
+        "401",
+        "403",
+        "404-step",
+        "404-event",
+        "404-mission",
+        "409",
+        "429-wait",
+        "429-no-header",
+        "500-errors",
+        "502-html",
+        "400-text",
+        "200-not-json",
+        "timeout",
+        "connect",
+    ],
+)
 async def test_error_messages_say_what_to_do(answer, tool, args, kind, expected):
     client, _, _ = make_client(answer)
     message = await fails(client, tool, args, kind)
@@ -259,24 +345,45 @@ async def test_error_messages_say_what_to_do(answer, tool, args, kind, expected)
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("tool, args, problems", [
-    ("get_run", {"mission_id": "nope", "run_id": RUN_ID}, ["mission_id: must be a UUID"]),
-    ("get_run", {"mission_id": MISSION_ID}, ["run_id: required, missing"]),
-    ("get_run", {**RUN, "verbose": True}, ["verbose: unknown argument", "mission_id, run_id"]),
-    ("list_runs", {"mission_id": MISSION_ID, "status": "done"}, ["status: Input should be"]),
-    ("update_plan_step", {**STEP_ARGS, "status": "finished"}, ["status: Input should be"]),
-    ("log_event", {**RUN, "type": "shout", "summary": "x"}, ["type: Input should be"]),
-    ("list_missions", {"page_size": 0}, ["page_size:"]),
-    ("list_missions", {"page_size": 1001}, ["page_size:"]),
-    ("get_plan_step", {**RUN, "step_id": ""}, ["step_id:"]),
-    ("get_plan_step", {**RUN, "step_id": ".."}, ["step_id:", "'..'"]),
-    ("get_event", {**RUN, "event_id": "a/b"}, ["event_id:", "'/'"]),
-    ("clone_mission", {"mission_id": "."}, ["mission_id:"]),
-    ("create_plan", {**RUN, "steps": [{"description": "d", "sequence": 1}]}, ["steps[0].step_id: required"]),
-    ("log_event", {"mission_id": "x", "run_id": RUN_ID, "type": "bad", "extra": 1},
-     ["mission_id: must be a UUID", "type: Input should be", "summary: required", "extra: unknown argument"]),
-], ids=["bad-uuid", "missing", "unknown-key", "run-status", "step-status", "event-type", "page-size-0",
-        "page-size-1001", "empty-id", "dotdot-id", "slash-id", "dot-id", "nested-missing", "several"])
+@pytest.mark.parametrize(
+    "tool, args, problems",
+    [
+        ("get_run", {"mission_id": "nope", "run_id": RUN_ID}, ["mission_id: must be a UUID"]),
+        ("get_run", {"mission_id": MISSION_ID}, ["run_id: required, missing"]),
+        ("get_run", {**RUN, "verbose": True}, ["verbose: unknown argument", "mission_id, run_id"]),
+        ("list_runs", {"mission_id": MISSION_ID, "status": "done"}, ["status: Input should be"]),
+        ("update_plan_step", {**STEP_ARGS, "status": "finished"}, ["status: Input should be"]),
+        ("log_event", {**RUN, "type": "shout", "summary": "x"}, ["type: Input should be"]),
+        ("list_missions", {"page_size": 0}, ["page_size:"]),
+        ("list_missions", {"page_size": 1001}, ["page_size:"]),
+        ("get_plan_step", {**RUN, "step_id": ""}, ["step_id:"]),
+        ("get_plan_step", {**RUN, "step_id": ".."}, ["step_id:", "'..'"]),
+        ("get_event", {**RUN, "event_id": "a/b"}, ["event_id:", "'/'"]),
+        ("clone_mission", {"mission_id": "."}, ["mission_id:"]),
+        ("create_plan", {**RUN, "steps": [{"description": "d", "sequence": 1}]}, ["steps[0].step_id: required"]),
+        (
+            "log_event",
+            {"mission_id": "x", "run_id": RUN_ID, "type": "bad", "extra": 1},
+            ["mission_id: must be a UUID", "type: Input should be", "summary: required", "extra: unknown argument"],
+        ),
+    ],
+    ids=[
+        "bad-uuid",
+        "missing",
+        "unknown-key",
+        "run-status",
+        "step-status",
+        "event-type",
+        "page-size-0",
+        "page-size-1001",
+        "empty-id",
+        "dotdot-id",
+        "slash-id",
+        "dot-id",
+        "nested-missing",
+        "several",
+    ],
+)
 async def test_bad_arguments_are_refused_before_the_network(tool, args, problems):
     client, api, _ = make_client()
     with pytest.raises(ArgumentError) as caught:
@@ -289,12 +396,15 @@ async def test_bad_arguments_are_refused_before_the_network(tool, args, problems
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("step_id, encoded", [
-    ("a b%c", b"a%20b%25c"),
-    ("x?y#z", b"x%3Fy%23z"),
-    ("caf\u00e9", b"caf%C3%A9"),
-    ("...", b"..."),
-])
+@pytest.mark.parametrize(
+    "step_id, encoded",
+    [
+        ("a b%c", b"a%20b%25c"),
+        ("x?y#z", b"x%3Fy%23z"),
+        ("caf\u00e9", b"caf%C3%A9"),
+        ("...", b"..."),
+    ],
+)
 async def test_path_ids_are_percent_encoded(step_id, encoded):
     client, api, _ = make_client(ok())
     await call(client, "get_plan_step", {**RUN, "step_id": step_id})

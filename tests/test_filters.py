@@ -53,18 +53,27 @@ async def test_each_toolset_alone(tmp_path: Any, mode: str, toolset: str) -> Non
     assert listed == _of(toolset) and listed
 
 
-@pytest.mark.parametrize("filters, expected", [
-    ({"toolsets": ("runs",), "tools": ("get_plan",), "exclude_tools": ("cancel_run",)},
-     [n for n in _of("runs") if n != "cancel_run"] + ["get_plan"]),
-    ({"tools": ("log_event", "get_run")}, ["get_run", "log_event"]),  # catalogue order, not the order asked
-    ({"toolsets": ("all",), "exclude_tools": ("delete_mission", "cancel_run")},
-     [n for n in ALL if n not in ("delete_mission", "cancel_run")]),
-    ({"toolsets": ("plan", "events"), "exclude_tools": ("get_event",)},
-     [n for n in _of("plan", "events") if n != "get_event"]),
-    ({"read_only": True}, READS),
-    ({"read_only": True, "toolsets": ("plan",)}, ["get_plan", "get_plan_step"]),
-    ({"read_only": True, "tools": ("update_run", "get_run")}, ["get_run"]),
-])
+@pytest.mark.parametrize(
+    "filters, expected",
+    [
+        (
+            {"toolsets": ("runs",), "tools": ("get_plan",), "exclude_tools": ("cancel_run",)},
+            [n for n in _of("runs") if n != "cancel_run"] + ["get_plan"],
+        ),
+        ({"tools": ("log_event", "get_run")}, ["get_run", "log_event"]),  # catalogue order, not the order asked
+        (
+            {"toolsets": ("all",), "exclude_tools": ("delete_mission", "cancel_run")},
+            [n for n in ALL if n not in ("delete_mission", "cancel_run")],
+        ),
+        (
+            {"toolsets": ("plan", "events"), "exclude_tools": ("get_event",)},
+            [n for n in _of("plan", "events") if n != "get_event"],
+        ),
+        ({"read_only": True}, READS),
+        ({"read_only": True, "toolsets": ("plan",)}, ["get_plan", "get_plan_step"]),
+        ({"read_only": True, "tools": ("update_run", "get_run")}, ["get_run"]),
+    ],
+)
 async def test_filter_combinations(tmp_path: Any, mode: str, filters: dict[str, Any], expected: list[str]) -> None:
     assert await _listed(_settings(tmp_path, **filters), mode) == [n for n in ALL if n in expected]
     assert sorted(await _listed(_settings(tmp_path, **filters), mode)) == sorted(expected)
@@ -87,14 +96,27 @@ async def test_read_only_refuses_a_write_tool_even_when_named(tmp_path: Any, mod
 
 
 def test_environment_variables(tmp_path: Any) -> None:
-    env = {"MISSIONS_TOOLSETS": "plan, events", "MISSIONS_TOOLS": "get_run", "MISSIONS_EXCLUDE_TOOLS": "get_event",
-           "MISSIONS_READ_ONLY": "true", "MISSIONS_WATCH_INTERVAL": "2.5"}
+    env = {
+        "MISSIONS_TOOLSETS": "plan, events",
+        "MISSIONS_TOOLS": "get_run",
+        "MISSIONS_EXCLUDE_TOOLS": "get_event",
+        "MISSIONS_READ_ONLY": "true",
+        "MISSIONS_WATCH_INTERVAL": "2.5",
+    }
     settings = Settings.from_env(env)
-    assert (settings.toolsets, settings.tools, settings.exclude_tools) == (("plan", "events"), ("get_run",),
-                                                                          ("get_event",))
+    assert (settings.toolsets, settings.tools, settings.exclude_tools) == (
+        ("plan", "events"),
+        ("get_run",),
+        ("get_event",),
+    )
     assert settings.read_only and settings.watch_interval == 2.5
     assert [op.name for op in select_operations(settings)] == [
-        "list_recent_events", "get_run", "list_events", "get_plan", "get_plan_step"]
+        "list_recent_events",
+        "get_run",
+        "list_events",
+        "get_plan",
+        "get_plan_step",
+    ]
     assert not Settings.from_env({"MISSIONS_READ_ONLY": "0"}).read_only
 
 
@@ -107,18 +129,20 @@ def test_flags_override_the_environment_as_an_mcp_json_entry_would_set_them(monk
     settings = cli.settings_from_args(cli.build_parser().parse_args(entry["args"]))
     assert settings.toolsets == ("runs", "plan") and settings.exclude_tools == ("cancel_run",)
     assert settings.read_only, "a flag left out keeps the environment's value"
-    assert [op.name for op in select_operations(settings)] == [
-        n for n in _of("runs", "plan") if n in READS]
+    assert [op.name for op in select_operations(settings)] == [n for n in _of("runs", "plan") if n in READS]
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--toolsets", "runs,nope"], ["unknown toolset(s): nope", "Valid toolsets: missions, runs, plan", "all"]),
-    (["--tools", "get_rn"], ["unknown tool(s): get_rn", "Valid tools: list_missions", "get_run"]),
-    (["--exclude-tools", "drop_everything"], ["unknown tool(s): drop_everything", "delete_mcp_server"]),
-])
-def test_unknown_names_stop_the_server_at_start(argv: list[str], words: list[str],
-                                                capsys: pytest.CaptureFixture[str],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--toolsets", "runs,nope"], ["unknown toolset(s): nope", "Valid toolsets: missions, runs, plan", "all"]),
+        (["--tools", "get_rn"], ["unknown tool(s): get_rn", "Valid tools: list_missions", "get_run"]),
+        (["--exclude-tools", "drop_everything"], ["unknown tool(s): drop_everything", "delete_mcp_server"]),
+    ],
+)
+def test_unknown_names_stop_the_server_at_start(
+    argv: list[str], words: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("MISSIONS_TOOLSETS", "MISSIONS_TOOLS", "MISSIONS_EXCLUDE_TOOLS", "MISSIONS_READ_ONLY"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(SystemExit) as stopped:

@@ -30,8 +30,13 @@ def test_api_help_says_what_it_does_and_its_defaults(capsys: pytest.CaptureFixtu
 @pytest.mark.slow
 def test_bare_command_on_a_terminal_says_what_it_waits_for(tmp_path: Path) -> None:
     terminal, typed_at = pty.openpty()  # stdin is a terminal, as when a person types missions-mcp
-    proc = subprocess.Popen([sys.executable, "-m", "missions_mcp"], stdin=typed_at, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=clean_env() | {"MISSIONS_DB": str(tmp_path / "m.db")})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "missions_mcp"],
+        stdin=typed_at,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env() | {"MISSIONS_DB": str(tmp_path / "m.db")},
+    )
     os.close(typed_at)
     said: list[str] = []
     try:
@@ -55,6 +60,11 @@ def test_bare_command_on_a_terminal_says_what_it_waits_for(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_no_note_when_a_host_starts_it(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "missions_mcp"], input=b"", capture_output=True, timeout=30,
-                          env=clean_env() | {"MISSIONS_DB": str(tmp_path / "m.db")})
+    done = subprocess.run(
+        [sys.executable, "-m", "missions_mcp"],
+        input=b"",
+        capture_output=True,
+        timeout=30,
+        env=clean_env() | {"MISSIONS_DB": str(tmp_path / "m.db")},
+    )
     assert b"waiting for an MCP client" not in done.stderr and done.stdout == b""

@@ -76,8 +76,15 @@ async def _exercise(client: Client, seen: Seen, tools: list[str]) -> None:
     for name in tools:
         await seen.attempt(client.call_tool(name, _arguments(name)))
     run = f"missions://missions/{MISSION}/runs/{RUN}"
-    for uri in (run, run + "/plan", run + "/plan.json", run + "/events", f"missions://missions/{MISSION}",
-                "missions://runs/recent", "missions://events/recent"):
+    for uri in (
+        run,
+        run + "/plan",
+        run + "/plan.json",
+        run + "/events",
+        f"missions://missions/{MISSION}",
+        "missions://runs/recent",
+        "missions://events/recent",
+    ):
         await seen.attempt(client.read_resource(uri))
     await seen.attempt(client.list_resources())
     await seen.attempt(client.get_prompt("review_run", {"mission_id": MISSION, "run_id": RUN}))
@@ -169,8 +176,9 @@ class _Uvicorn:
         import uvicorn
 
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> str:
@@ -193,8 +201,7 @@ async def test_proof_every_tool_view_prompt_and_completion_over_stdio_at_debug(t
     errlog = tmp_path / "stderr.log"
     with _Uvicorn(app) as base:
         env = {**clean_env(), "TELNYX_API_KEY": CANARY, "MISSIONS_MAX_RETRIES": "1"}
-        command = (f"exec {sys.executable} -m missions_mcp --base-url {base}/v2 --log-level DEBUG "
-                   f"2>{errlog}")
+        command = f"exec {sys.executable} -m missions_mcp --base-url {base}/v2 --log-level DEBUG 2>{errlog}"
         params = StdioServerParameters(command="/bin/sh", args=["-c", command], env=env)
         seen = Seen()
         tools = [op.name for op in OPERATIONS]
@@ -205,9 +212,11 @@ async def test_proof_every_tool_view_prompt_and_completion_over_stdio_at_debug(t
                     await _exercise(session, seen, tools)
         requests = app.state.hostile["requests"]
     stderr = errlog.read_text()
-    print(f"\nsecrets proof: {len(MODES)} hostile modes, {seen.calls} MCP calls, {requests} upstream requests, "
-          f"{len(stderr.splitlines())} log lines at DEBUG; leaked: {seen.leaks()} in answers, "
-          f"{_leaks(stderr)} in logs")
+    print(
+        f"\nsecrets proof: {len(MODES)} hostile modes, {seen.calls} MCP calls, {requests} upstream requests, "
+        f"{len(stderr.splitlines())} log lines at DEBUG; leaked: {seen.leaks()} in answers, "
+        f"{_leaks(stderr)} in logs"
+    )
     assert requests >= len(MODES) * len(tools)
     assert "HTTP Request:" in stderr, "httpx said nothing at DEBUG: the log check would prove little"
     assert seen.leaks() == 0, [t for t in seen.texts if _leaks(t)][:3]
@@ -216,8 +225,10 @@ async def test_proof_every_tool_view_prompt_and_completion_over_stdio_at_debug(t
 
 @pytest.mark.slow
 def test_proof_the_embedded_api_at_debug_logs_no_bearer_token(tmp_path: Path):
-    with running(["api", "--port", "{port}", "--db", str(tmp_path / "m.db"), "--log-level", "DEBUG",
-                  "--accept-tokens", CANARY], "/v2/ai/missions") as (base, _, output):
+    with running(
+        ["api", "--port", "{port}", "--db", str(tmp_path / "m.db"), "--log-level", "DEBUG", "--accept-tokens", CANARY],
+        "/v2/ai/missions",
+    ) as (base, _, output):
         headers = {"Authorization": f"Bearer {CANARY}"}
         with httpx.Client(base_url=base + "/v2", headers=headers, timeout=10) as http:
             mission = http.post("/ai/missions", json={"name": f"echo {CANARY}"}).json()["data"]
@@ -243,14 +254,17 @@ def test_the_canary_check_itself_counts_a_leak():
     assert subprocess  # the slow proofs run the real command
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Authorization: Bearer abcDEF0123456789", "Authorization: Bearer [redacted]"),
-    ("auth=Bearer%20abcDEF0123456789&x=1", "auth=Bearer [redacted]&x=1"),
-    ("BEARER eyJhbGciOiJIUzI1NiJ9.e30.sig0", "BEARER [redacted]"),
-    ("the bearer of good news", "the bearer of good news"),
-    (f"key {CANARY}, twice {CANARY}", "key [redacted], twice [redacted]"),
-    ("nothing secret here", "nothing secret here"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Authorization: Bearer abcDEF0123456789", "Authorization: Bearer [redacted]"),
+        ("auth=Bearer%20abcDEF0123456789&x=1", "auth=Bearer [redacted]&x=1"),
+        ("BEARER eyJhbGciOiJIUzI1NiJ9.e30.sig0", "BEARER [redacted]"),
+        ("the bearer of good news", "the bearer of good news"),
+        (f"key {CANARY}, twice {CANARY}", "key [redacted], twice [redacted]"),
+        ("nothing secret here", "nothing secret here"),
+    ],
+)
 def test_redact(text, expected):
     from missions_mcp.redact import add_secret, needs_redaction, redact
 

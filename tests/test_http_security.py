@@ -30,17 +30,39 @@ FOREIGN_HOST = "rebound.attacker.example"
 FOREIGN_ORIGIN = "http://rebound.attacker.example"
 
 MCP_ENDPOINTS = {
-    "streamable-http": [("POST", "/mcp"), ("GET", "/mcp"), ("DELETE", "/mcp"),
-                        ("GET", "/.well-known/oauth-protected-resource/mcp"), ("GET", "/elsewhere")],
-    "sse": [("GET", "/sse"), ("POST", "/messages/?session_id=0123456789abcdef0123456789abcdef"),
-            ("GET", "/.well-known/oauth-protected-resource/sse"), ("GET", "/elsewhere")],
+    "streamable-http": [
+        ("POST", "/mcp"),
+        ("GET", "/mcp"),
+        ("DELETE", "/mcp"),
+        ("GET", "/.well-known/oauth-protected-resource/mcp"),
+        ("GET", "/elsewhere"),
+    ],
+    "sse": [
+        ("GET", "/sse"),
+        ("POST", "/messages/?session_id=0123456789abcdef0123456789abcdef"),
+        ("GET", "/.well-known/oauth-protected-resource/sse"),
+        ("GET", "/elsewhere"),
+    ],
 }
-API_ENDPOINTS = [("GET", "/ai/missions"), ("POST", "/ai/missions"), ("GET", "/v2/ai/missions/runs"),
-                 ("GET", "/openapi.json"), ("GET", "/"), ("GET", "/elsewhere")]
+API_ENDPOINTS = [
+    ("GET", "/ai/missions"),
+    ("POST", "/ai/missions"),
+    ("GET", "/v2/ai/missions/runs"),
+    ("GET", "/openapi.json"),
+    ("GET", "/"),
+    ("GET", "/elsewhere"),
+]
 
-INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-              "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                         "clientInfo": {"name": "security-test", "version": "1"}}}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "security-test", "version": "1"},
+    },
+}
 
 
 def _request(method: str, url: str, headers: dict[str, str]) -> httpx.Response:
@@ -75,8 +97,9 @@ def test_mcp_refuses_foreign_host_and_origin_everywhere(tmp_path, host, transpor
         # The server's own names and pages pass the guard (and reach the route).
         path = "/.well-known/oauth-protected-resource/" + ("mcp" if transport == "streamable-http" else "sse")
         for name in {shown(host), "localhost", "127.0.0.1"}:
-            own = httpx.get(served.base + path, headers={"Host": f"{name}:{served.port}",
-                                                           "Origin": f"http://{name}:{served.port}"})
+            own = httpx.get(
+                served.base + path, headers={"Host": f"{name}:{served.port}", "Origin": f"http://{name}:{served.port}"}
+            )
             assert own.status_code == 200, name
         assert served.stop() == 0
 
@@ -99,8 +122,16 @@ def test_api_refuses_foreign_host_and_origin_everywhere(tmp_path, host):
 
 
 def test_allowed_hosts_and_origins_widen_the_policy(tmp_path):
-    args = ["--transport", "streamable-http", "--db", str(tmp_path / "m.db"), "--allowed-hosts",
-            "mcp.team.example", "--allowed-origins", "https://console.team.example"]
+    args = [
+        "--transport",
+        "streamable-http",
+        "--db",
+        str(tmp_path / "m.db"),
+        "--allowed-hosts",
+        "mcp.team.example",
+        "--allowed-origins",
+        "https://console.team.example",
+    ]
     with serving(args, env={"MISSIONS_AUTH_TOKEN": TOKEN}) as served:
         url = served.base + "/.well-known/oauth-protected-resource/mcp"
         assert httpx.get(url, headers={"Host": "mcp.team.example"}).status_code == 200
@@ -113,17 +144,27 @@ def test_allowed_hosts_and_origins_widen_the_policy(tmp_path):
 
 # -- authentication
 
+
 @pytest.mark.parametrize("transport", ["streamable-http", "sse"])
 def test_missing_or_wrong_token_is_401_with_resource_metadata(tmp_path, transport):
     path = "/mcp" if transport == "streamable-http" else "/sse"
-    with serving(["--transport", transport, "--db", str(tmp_path / "m.db")],
-                 env={"MISSIONS_AUTH_TOKEN": TOKEN}) as served:
+    with serving(
+        ["--transport", transport, "--db", str(tmp_path / "m.db")], env={"MISSIONS_AUTH_TOKEN": TOKEN}
+    ) as served:
         metadata_url = f"{served.base}/.well-known/oauth-protected-resource{path}"
-        endpoints = [("POST", path), ("GET", path)] if transport == "streamable-http" else \
-            [("GET", "/sse"), ("POST", "/messages/?session_id=0123456789abcdef0123456789abcdef")]
+        endpoints = (
+            [("POST", path), ("GET", path)]
+            if transport == "streamable-http"
+            else [("GET", "/sse"), ("POST", "/messages/?session_id=0123456789abcdef0123456789abcdef")]
+        )
         for method, endpoint in endpoints:
-            for headers in ({}, {"Authorization": "Bearer not-the-token"}, {"Authorization": f"Bearer {TOKEN}x"},
-                            {"Authorization": f"Basic {TOKEN}"}, {"Authorization": TOKEN}):
+            for headers in (
+                {},
+                {"Authorization": "Bearer not-the-token"},
+                {"Authorization": f"Bearer {TOKEN}x"},
+                {"Authorization": f"Basic {TOKEN}"},
+                {"Authorization": TOKEN},
+            ):
                 refused = _request(method, served.base + endpoint, headers)
                 assert refused.status_code == 401, (method, endpoint, headers)
                 challenge = refused.headers["www-authenticate"]
@@ -142,12 +183,18 @@ def test_missing_or_wrong_token_is_401_with_resource_metadata(tmp_path, transpor
 async def test_client_with_the_token_works_and_its_header_never_reaches_the_api(tmp_path, mode):
     """The MCP server calls a real ``missions-mcp api`` that accepts only the server's own key: had the MCP
     client's Authorization header been passed on, the API would have refused the call."""
-    with serving(["--db", str(tmp_path / "api.db")], api=True, env={"MISSIONS_API_TOKENS": CANARY}) as api, \
-            serving(["--transport", "streamable-http", "--base-url", api.base],
-                    env={"MISSIONS_AUTH_TOKEN": TOKEN, "TELNYX_API_KEY": CANARY}) as mcp:
+    with (
+        serving(["--db", str(tmp_path / "api.db")], api=True, env={"MISSIONS_API_TOKENS": CANARY}) as api,
+        serving(
+            ["--transport", "streamable-http", "--base-url", api.base],
+            env={"MISSIONS_AUTH_TOKEN": TOKEN, "TELNYX_API_KEY": CANARY},
+        ) as mcp,
+    ):
         headers = {"Authorization": f"Bearer {TOKEN}"}
-        async with httpx2.AsyncClient(headers=headers, timeout=30) as http, \
-                Client(streamable_http_client(mcp.base + "/mcp", http_client=http), mode=mode) as client:
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=30) as http,
+            Client(streamable_http_client(mcp.base + "/mcp", http_client=http), mode=mode) as client,
+        ):
             made = await client.call_tool("create_mission", {"name": "through two layers of auth"})
             assert not made.is_error, made.content
             mission_id = made.structured_content["mission_id"]
@@ -169,8 +216,9 @@ async def test_client_with_the_token_works_and_its_header_never_reaches_the_api(
 @pytest.mark.anyio
 async def test_sse_client_with_the_token_works(tmp_path):
     with serving(["--transport", "sse", "--db", str(tmp_path / "m.db")], env={"MISSIONS_AUTH_TOKEN": TOKEN}) as s:
-        async with Client(sse_client(s.base + "/sse", headers={"Authorization": f"Bearer {TOKEN}"}),
-                          mode="legacy") as client:
+        async with Client(
+            sse_client(s.base + "/sse", headers={"Authorization": f"Bearer {TOKEN}"}), mode="legacy"
+        ) as client:
             assert len((await client.list_tools()).tools) == 41
 
 
@@ -178,23 +226,46 @@ def test_canary_key_never_appears_over_http(tmp_path):
     """With the hosted API's key set and the hosted API unreachable (a loopback port nobody listens on),
     every answer the server gives over HTTP — errors included — is free of the key."""
     dead = f"http://127.0.0.1:{_closed_port()}/v2"
-    with serving(["--transport", "streamable-http", "--base-url", dead, "--max-retries", "0"],
-                 env={"TELNYX_API_KEY": CANARY}) as served:
+    with serving(
+        ["--transport", "streamable-http", "--base-url", dead, "--max-retries", "0"], env={"TELNYX_API_KEY": CANARY}
+    ) as served:
         seen: list[str] = []
-        with httpx.Client(base_url=served.base, timeout=10,
-                          headers={"Accept": "application/json, text/event-stream"}) as http:
+        with httpx.Client(
+            base_url=served.base, timeout=10, headers={"Accept": "application/json, text/event-stream"}
+        ) as http:
             init = http.post("/mcp", json=INITIALIZE)
             seen.append(init.text + str(init.headers))
             session = {"mcp-session-id": init.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
             http.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
-            for i, (name, args) in enumerate([("list_missions", {}), ("get_mission", {"mission_id": "x"}),
-                                              ("create_mission", {"name": CANARY[:3]}), ("nope", {})]):
-                answer = http.post("/mcp", headers=session, json={
-                    "jsonrpc": "2.0", "id": 10 + i, "method": "tools/call",
-                    "params": {"name": name, "arguments": args}})
+            for i, (name, args) in enumerate(
+                [
+                    ("list_missions", {}),
+                    ("get_mission", {"mission_id": "x"}),
+                    ("create_mission", {"name": CANARY[:3]}),
+                    ("nope", {}),
+                ]
+            ):
+                answer = http.post(
+                    "/mcp",
+                    headers=session,
+                    json={
+                        "jsonrpc": "2.0",
+                        "id": 10 + i,
+                        "method": "tools/call",
+                        "params": {"name": name, "arguments": args},
+                    },
+                )
                 seen.append(answer.text + str(answer.headers))
-            read = http.post("/mcp", headers=session, json={
-                "jsonrpc": "2.0", "id": 99, "method": "resources/read", "params": {"uri": "missions://runs/recent"}})
+            read = http.post(
+                "/mcp",
+                headers=session,
+                json={
+                    "jsonrpc": "2.0",
+                    "id": 99,
+                    "method": "resources/read",
+                    "params": {"uri": "missions://runs/recent"},
+                },
+            )
             seen.append(read.text)
         assert any("isError" in s or "error" in s for s in seen[1:])
         for text in seen:
@@ -211,18 +282,28 @@ def _closed_port() -> int:
 
 # -- refusing to start
 
+
 def _start(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "missions_mcp", *args], check=False, capture_output=True,
-                          text=True, timeout=60, env={**clean_env(), **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "missions_mcp", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**clean_env(), **(env or {})},
+    )
 
 
-@pytest.mark.parametrize("args", [
-    ["--transport", "streamable-http", "--host", "0.0.0.0", "--allowed-hosts", "mcp.team.example"],
-    ["--transport", "sse", "--host", "::", "--allowed-hosts", "mcp.team.example"],
-    ["--transport", "streamable-http", "--host", "192.0.2.10"],
-    ["--transport", "streamable-http", "--allowed-hosts", "mcp.team.example"],
-    ["serve", "--transport", "streamable-http", "--public-url", "https://mcp.team.example/mcp"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--transport", "streamable-http", "--host", "0.0.0.0", "--allowed-hosts", "mcp.team.example"],
+        ["--transport", "sse", "--host", "::", "--allowed-hosts", "mcp.team.example"],
+        ["--transport", "streamable-http", "--host", "192.0.2.10"],
+        ["--transport", "streamable-http", "--allowed-hosts", "mcp.team.example"],
+        ["serve", "--transport", "streamable-http", "--public-url", "https://mcp.team.example/mcp"],
+    ],
+)
 def test_beyond_loopback_without_auth_refuses_to_start(args):
     done = _start(args)
     assert done.returncode == 2
@@ -237,10 +318,13 @@ def test_every_interface_without_a_name_refuses_to_start():
     assert done.returncode == 2 and "--allowed-hosts" in done.stderr and len(done.stderr.splitlines()) == 1
 
 
-@pytest.mark.parametrize("args", [
-    ["api", "--host", "0.0.0.0", "--allowed-hosts", "store.team.example"],
-    ["api", "--allowed-hosts", "store.team.example"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["api", "--host", "0.0.0.0", "--allowed-hosts", "store.team.example"],
+        ["api", "--allowed-hosts", "store.team.example"],
+    ],
+)
 def test_api_beyond_loopback_without_tokens_refuses_to_start(args):
     done = _start(args)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
@@ -249,10 +333,12 @@ def test_api_beyond_loopback_without_tokens_refuses_to_start(args):
 
 def test_bad_auth_settings_are_one_line_errors():
     for args, env, words in [
-        (["--transport", "streamable-http", "--auth-introspection-url", "http://auth.example/introspect"], {},
-         "https"),
-        (["--transport", "streamable-http", "--auth-introspection-url", "https://auth.example/introspect"], {},
-         "--auth-issuer"),
+        (["--transport", "streamable-http", "--auth-introspection-url", "http://auth.example/introspect"], {}, "https"),
+        (
+            ["--transport", "streamable-http", "--auth-introspection-url", "https://auth.example/introspect"],
+            {},
+            "--auth-issuer",
+        ),
         (["--transport", "streamable-http", "--allowed-origins", "not an origin"], {}, "origin"),
         (["--transport", "streamable-http", "--public-url", "ftp://x"], {}, "--public-url"),
         (["--transport", "streamable-http"], {"MISSIONS_AUTH_TOKEN": "short"}, "at least 16 characters"),
@@ -264,9 +350,11 @@ def test_bad_auth_settings_are_one_line_errors():
 
 # -- the embedded API's accepted tokens
 
+
 def test_api_accepts_only_its_tokens_one_tenant_each(tmp_path: Path):
     tokens = "alpha-token-000001,beta-token-0000002"
     with serving(["--db", str(tmp_path / "m.db")], api=True, env={"MISSIONS_API_TOKENS": tokens}) as api:
+
         def call(method: str, path: str, token: str | None, **kw) -> httpx.Response:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
             return httpx.request(method, api.base + path, headers=headers, timeout=10, **kw)
@@ -288,7 +376,8 @@ def test_api_accepts_only_its_tokens_one_tenant_each(tmp_path: Path):
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10"])
 def test_the_library_serve_binds_loopback_only(tmp_path, host):
     code = f"from missions_mcp.local import serve; serve(host={host!r}, port=0, db_path={str(tmp_path / 'm.db')!r})"
-    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60,
-                          env=clean_env())
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60, env=clean_env()
+    )
     assert done.returncode != 0 and "ValueError" in done.stderr and "missions-mcp api" in done.stderr
     assert "Uvicorn running" not in done.stderr

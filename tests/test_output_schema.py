@@ -91,8 +91,9 @@ def drift(answer: Any, rng: random.Random) -> tuple[Any, bool]:
             breaking = True
             continue
         *parent_path, key = rng.choice(paths)
-        breaking |= (kind in ("retype", "unknown_enum", "timestamp") and not isinstance(
-            _at(answer, (*parent_path, key)), str)) or kind == "retype"
+        breaking |= (
+            kind in ("retype", "unknown_enum", "timestamp") and not isinstance(_at(answer, (*parent_path, key)), str)
+        ) or kind == "retype"
         breaking |= kind in ("drop", "null") and (key == "data" or str(key).endswith("_id") or isinstance(key, int))
         parent = answer
         for part in parent_path:
@@ -159,8 +160,10 @@ async def _drifting(op: Operation, mode: str, rounds: int) -> None:
         return httpx.Response(op.status, json=current["answer"])
 
     settings = Settings(
-        backend="remote", api_key="schema-key-8e41a2f6c3",
-        base_url="https://api.example.test/v2", max_retries=0,
+        backend="remote",
+        api_key="schema-key-8e41a2f6c3",
+        base_url="https://api.example.test/v2",
+        max_retries=0,
     )
     server = MissionsServer(settings, client=MissionsClient(settings, transport=httpx.MockTransport(upstream)))
     rng = random.Random(f"{op.name}-{mode}")

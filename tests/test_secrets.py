@@ -22,7 +22,6 @@ CANARY = "KEYCANARY-" + uuid4().hex
 LOGGERS = ("", "missions_mcp", "httpx", "httpcore", "mcp")
 
 
-
 @pytest.fixture
 def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     for name in LOGGERS:

@@ -75,8 +75,15 @@ async def test_one_constructor_gives_every_capability(tmp_path: Any, mode: str) 
     assert templates and {p.name for p in prompts} == {"track_work", "review_run"}
 
 
-@pytest.mark.parametrize("filters", [{"read_only": True}, {"toolsets": ("runs", "plan")},
-                                     {"exclude_tools": ("log_event",)}, {"tools": ("get_run", "get_plan")}])
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"read_only": True},
+        {"toolsets": ("runs", "plan")},
+        {"exclude_tools": ("log_event",)},
+        {"tools": ("get_run", "get_plan")},
+    ],
+)
 async def test_instructions_name_only_enabled_tools(tmp_path: Any, mode: str, filters: dict[str, Any]) -> None:
     missions = build_server(_settings(tmp_path, **filters))
     try:

@@ -19,8 +19,9 @@ def api(tmp_path):
 
 
 def _server(base: str) -> StdioServerParameters:
-    return StdioServerParameters(command=sys.executable, args=["-m", "missions_mcp", "--base-url", base],
-                                 env=clean_env())
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "missions_mcp", "--base-url", base], env=clean_env()
+    )
 
 
 @pytest.mark.anyio
@@ -30,8 +31,10 @@ async def test_two_mcp_servers_share_one_embedded_api(api):
         mission_id = made.structured_content["mission_id"]
         run = await writer.call_tool("start_run", {"mission_id": mission_id})
         run_id = run.structured_content["run_id"]
-        await writer.call_tool("log_event", {"mission_id": mission_id, "run_id": run_id, "type": "message",
-                                             "summary": "written by the first server"})
+        await writer.call_tool(
+            "log_event",
+            {"mission_id": mission_id, "run_id": run_id, "type": "message", "summary": "written by the first server"},
+        )
 
         seen = await reader.call_tool("list_events", {"mission_id": mission_id, "run_id": run_id})
         assert [e["summary"] for e in seen.structured_content["data"]] == ["written by the first server"]

@@ -29,8 +29,9 @@ async def test_tool_definitions_match_snapshot():
     text = json.dumps(current, indent=2, sort_keys=True) + "\n"
     if UPDATE:
         SNAPSHOT.write_text(text)
-    assert SNAPSHOT.exists(), "tests/snapshots/tools.json is missing; write it with UPDATE_SNAPSHOTS=1 pytest " \
-        "tests/test_snapshots.py"
+    assert SNAPSHOT.exists(), (
+        "tests/snapshots/tools.json is missing; write it with UPDATE_SNAPSHOTS=1 pytest tests/test_snapshots.py"
+    )
     assert json.loads(SNAPSHOT.read_text()) == current, (
         "tool definitions drifted from tests/snapshots/tools.json; if intended: UPDATE_SNAPSHOTS=1 pytest "
         "tests/test_snapshots.py"

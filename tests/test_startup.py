@@ -17,8 +17,12 @@ import pytest
 from support import clean_env
 
 HANDSHAKE = [
-    {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}},
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}},
+    },
     {"jsonrpc": "2.0", "method": "notifications/initialized"},
     {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
 ]
@@ -33,8 +37,13 @@ def _serve(tmp_path: Path, *python_flags: str, code: str | None = None) -> tuple
     command = [sys.executable, *python_flags, *(["-c", code] if code else ["-m", "missions_mcp"])]
     log = tmp_path / "stderr.txt"
     with log.open("wb") as stderr:
-        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                                env=clean_env() | {"MISSIONS_DB": str(tmp_path / "m.db")})
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=clean_env() | {"MISSIONS_DB": str(tmp_path / "m.db")},
+        )
         watchdog = threading.Timer(60, proc.kill)
         watchdog.start()
         try:
@@ -67,8 +76,10 @@ def test_the_embedded_api_is_not_imported_to_answer_tools_list(tmp_path):
 
 
 def test_database_path_needs_no_web_framework():
-    code = ("import sys; from missions_mcp.local import default_db_path; default_db_path(); "
-            "print(sorted(m for m in ('fastapi', 'missions_mcp.local.app') if m in sys.modules))")
+    code = (
+        "import sys; from missions_mcp.local import default_db_path; default_db_path(); "
+        "print(sorted(m for m in ('fastapi', 'missions_mcp.local.app') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False, timeout=60, env=clean_env())
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout.decode().strip() == "[]"

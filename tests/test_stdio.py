@@ -23,8 +23,12 @@ def _rpc(id_: int, method: str, params: dict | None = None) -> str:
 
 def _run(args: list[str], stdin: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "missions_mcp", *args], input=stdin, capture_output=True, text=True,
-        timeout=30, env=env,
+        [sys.executable, "-m", "missions_mcp", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
     )
 
 
@@ -33,8 +37,13 @@ class StdioSession:
 
     def __init__(self, args: list[str], env: dict[str, str]):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "missions_mcp", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env=env, bufsize=1,
+            [sys.executable, "-m", "missions_mcp", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            bufsize=1,
         )
         self.lines: list[str] = []
 
@@ -69,8 +78,11 @@ class StdioSession:
 
 def test_stdio_session_prints_only_json_rpc_and_exits_on_eof():
     session = StdioSession(["--remote"], clean_env())
-    init = session.request(1, "initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
-                                             "clientInfo": {"name": "test", "version": "0"}})
+    init = session.request(
+        1,
+        "initialize",
+        {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}},
+    )
     assert init["result"]["serverInfo"]["name"] == "missions-mcp"
     session.notify("notifications/initialized")
     assert len(session.request(2, "tools/list")["result"]["tools"]) == 41

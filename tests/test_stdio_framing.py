@@ -24,8 +24,12 @@ from missions_mcp.stdio import AnsweringReadStream
 
 from support import clean_env
 
-INIT = {"jsonrpc": "2.0", "id": "init", "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": "init",
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+}
 
 HOSTILE = {
     "truncated-json": ('{"jsonrpc": "2.0", "id": 1, "method": ', -32700),
@@ -74,8 +78,9 @@ async def _exchange(lines: list[str], answers: int, tmp_path: Any) -> list[dict[
     missions = build_server(Settings(backend="local", db_path=tmp_path / "m.db"))
     with anyio.fail_after(20):
         async with stdio_server(stdin=wire.stdin(), stdout=wire) as (read, write):  # type: ignore[arg-type]
-            await missions.server.run(AnsweringReadStream(read, write), write,
-                                      missions.server.create_initialization_options())
+            await missions.server.run(
+                AnsweringReadStream(read, write), write, missions.server.create_initialization_options()
+            )
     await missions.aclose()
     return wire.out
 
@@ -105,18 +110,26 @@ async def test_blank_lines_are_skipped_and_good_messages_answered_in_order(tmp_p
 
 @pytest.mark.anyio
 async def test_every_hostile_line_in_one_session_gets_one_answer(tmp_path):
-    answers = await _exchange([json.dumps(INIT), *(line for line, _ in HOSTILE.values())], 1 + len(HOSTILE),
-                              tmp_path)
+    answers = await _exchange([json.dumps(INIT), *(line for line, _ in HOSTILE.values())], 1 + len(HOSTILE), tmp_path)
     errors = [a for a in answers if a["id"] is None]
     assert sorted(a["error"]["code"] for a in errors) == sorted(code for _, code in HOSTILE.values())
 
 
 @pytest.mark.slow
 def test_the_real_command_answers_every_hostile_line_on_stdout():
-    lines = [json.dumps(INIT), *(line for line, _ in HOSTILE.values()),
-             json.dumps({"jsonrpc": "2.0", "id": "last", "method": "ping"})]
-    proc = subprocess.Popen([sys.executable, "-m", "missions_mcp", "--remote"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
+    lines = [
+        json.dumps(INIT),
+        *(line for line, _ in HOSTILE.values()),
+        json.dumps({"jsonrpc": "2.0", "id": "last", "method": "ping"}),
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "missions_mcp", "--remote"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
     try:
         assert proc.stdin and proc.stdout
         proc.stdin.write("".join(line + "\n" for line in lines))

@@ -21,8 +21,10 @@ from e2e import Recorder, call_ok, connect, recorded_server
 # tool → (arguments beyond the path ids, expected query on the wire, which run the call targets)
 CASES: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "list_missions": ({"page": 1, "page_size": 5}, {"page[number]": "1", "page[size]": "5"}),
-    "create_mission": ({"name": "Write report", "description": "d", "execution_mode": "managed",
-                        "metadata": {"team": "a"}}, {}),
+    "create_mission": (
+        {"name": "Write report", "description": "d", "execution_mode": "managed", "metadata": {"team": "a"}},
+        {},
+    ),
     "get_mission": ({}, {}),
     "update_mission": ({"name": "Renamed", "instructions": "Be brief."}, {}),
     "delete_mission": ({}, {}),
@@ -36,24 +38,37 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "cancel_run": ({}, {}),
     "pause_run": ({}, {}),
     "resume_run": ({}, {}),
-    "list_events": ({"type": "message", "step_id": "s1", "agent_id": "agent-1", "page": 1, "page_size": 10},
-                    {"type": "message", "step_id": "s1", "agent_id": "agent-1", "page[number]": "1",
-                     "page[size]": "10"}),
+    "list_events": (
+        {"type": "message", "step_id": "s1", "agent_id": "agent-1", "page": 1, "page_size": 10},
+        {"type": "message", "step_id": "s1", "agent_id": "agent-1", "page[number]": "1", "page[size]": "10"},
+    ),
     "log_event": ({"type": "tool_call", "summary": "search('x')", "step_id": "s1", "payload": {"q": "x"}}, {}),
     "get_event": ({}, {}),
     "get_plan": ({}, {}),
-    "create_plan": ({"steps": [{"step_id": "a", "description": "First", "sequence": 1},
-                               {"step_id": "a.1", "description": "Sub", "sequence": 2, "parent_step_id": "a"}]}, {}),
-    "add_plan_steps": ({"steps": [{"step_id": "s2", "description": "Second", "sequence": 2,
-                                   "metadata": {"k": 1}}]}, {}),
+    "create_plan": (
+        {
+            "steps": [
+                {"step_id": "a", "description": "First", "sequence": 1},
+                {"step_id": "a.1", "description": "Sub", "sequence": 2, "parent_step_id": "a"},
+            ]
+        },
+        {},
+    ),
+    "add_plan_steps": (
+        {"steps": [{"step_id": "s2", "description": "Second", "sequence": 2, "metadata": {"k": 1}}]},
+        {},
+    ),
     "get_plan_step": ({}, {}),
     "update_plan_step": ({"status": "in_progress", "metadata": {"k": 2}}, {}),
     "list_run_agents": ({}, {}),
     "link_agent": ({"telnyx_agent_id": "agent-2"}, {}),
     "unlink_agent": ({}, {}),
 }
-for _one, _many in (("mission_tool", "mission_tools"), ("knowledge_base", "knowledge_bases"),
-                    ("mcp_server", "mcp_servers")):
+for _one, _many in (
+    ("mission_tool", "mission_tools"),
+    ("knowledge_base", "knowledge_bases"),
+    ("mcp_server", "mcp_servers"),
+):
     CASES[f"list_{_many}"] = ({}, {})
     CASES[f"create_{_one}"] = ({"body": {"name": "thing", "config": {"url": "https://example.test"}}}, {})
     CASES[f"get_{_one}"] = ({}, {})
@@ -76,13 +91,17 @@ async def _fixture_data(client) -> dict[str, str]:
     await call_ok(client, "update_run", {**ref, "status": "running"})
     await call_ok(client, "create_plan", {**ref, "steps": [{"step_id": "s1", "description": "One", "sequence": 1}]})
     ids["step_id"] = "s1"
-    event = (await call_ok(client, "log_event", {**ref, "type": "message", "summary": "hello", "step_id": "s1",
-                                                  "agent_id": "agent-1"}))
+    event = await call_ok(
+        client, "log_event", {**ref, "type": "message", "summary": "hello", "step_id": "s1", "agent_id": "agent-1"}
+    )
     ids["event_id"] = event["event_id"]
     await call_ok(client, "link_agent", {**ref, "telnyx_agent_id": "agent-1"})
     ids["telnyx_agent_id"] = "agent-1"
-    for one, field in (("mission_tool", "tool_id"), ("knowledge_base", "knowledge_base_id"),
-                       ("mcp_server", "mcp_server_id")):
+    for one, field in (
+        ("mission_tool", "tool_id"),
+        ("knowledge_base", "knowledge_base_id"),
+        ("mcp_server", "mcp_server_id"),
+    ):
         made = await call_ok(client, f"create_{one}", {"mission_id": ids["mission_id"], "body": {"name": one}})
         ids[field] = made["data"][field]
     fresh = await call_ok(client, "start_run", {"mission_id": ids["mission_id"]})
@@ -119,8 +138,11 @@ async def test_tool_sends_the_contract_request_and_parses_the_answer(op, mode, c
 
     assert len(recorder.exchanges) == 1, "one tool call, one HTTP request"
     sent = recorder.exchanges[0]
-    spec_path = next(p for p, item in contract["paths"].items()
-                     if any(o.get("operationId") == op.operation_id for o in item.values() if isinstance(o, dict)))
+    spec_path = next(
+        p
+        for p, item in contract["paths"].items()
+        if any(o.get("operationId") == op.operation_id for o in item.values() if isinstance(o, dict))
+    )
     expected_path = spec_path
     for name, value in path_ids.items():
         expected_path = expected_path.replace("{" + name + "}", quote(value, safe=""))

@@ -136,14 +136,16 @@ async def test_templates_and_resource_list(missions: MissionsServer, mode: str) 
     assert caps.prompts is not None and caps.completions is not None
 
 
-@pytest.mark.parametrize("uri, message", [
-    ("missions://missions/00000000-0000-4000-8000-000000000000", "Resource not found"),
-    ("missions://missions/not-a-uuid/runs/00000000-0000-4000-8000-000000000000/plan", "must be a UUID"),
-    ("missions://nothing/here", "missions:// views"),
-    ("missions://missions/{mission}/runs/00000000-0000-4000-8000-000000000000/events", "Resource not found"),
-])
-async def test_unknown_views_are_not_found_errors(missions: MissionsServer, mode: str, uri: str,
-                                                  message: str) -> None:
+@pytest.mark.parametrize(
+    "uri, message",
+    [
+        ("missions://missions/00000000-0000-4000-8000-000000000000", "Resource not found"),
+        ("missions://missions/not-a-uuid/runs/00000000-0000-4000-8000-000000000000/plan", "must be a UUID"),
+        ("missions://nothing/here", "missions:// views"),
+        ("missions://missions/{mission}/runs/00000000-0000-4000-8000-000000000000/events", "Resource not found"),
+    ],
+)
+async def test_unknown_views_are_not_found_errors(missions: MissionsServer, mode: str, uri: str, message: str) -> None:
     async with Client(missions.server, mode=mode) as client:
         if "{mission}" in uri:
             mission = await call(client, "create_mission", name="m")
@@ -154,8 +156,9 @@ async def test_unknown_views_are_not_found_errors(missions: MissionsServer, mode
         assert (await client.list_tools()).tools  # the server is still serving
 
 
-async def test_events_view_shows_the_newest_page_and_points_to_older_ones(missions: MissionsServer,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_events_view_shows_the_newest_page_and_points_to_older_ones(
+    missions: MissionsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(views_module, "EVENTS_PAGE", 5)
     async with Client(missions.server, mode="auto") as client:
         mission = await call(client, "create_mission", name="paging")
@@ -169,7 +172,8 @@ async def test_events_view_shows_the_newest_page_and_points_to_older_ones(missio
         past = (await _read(client, base + "?page=4")).text
     assert "The newest 5: events 8–12 of 12, oldest first." in newest
     assert [line.rsplit("· ", 1)[1] for line in newest.splitlines() if line.startswith("- ")] == [
-        f"event {i}" for i in range(8, 13)]
+        f"event {i}" for i in range(8, 13)
+    ]
     assert f"read {base}?page=N for N = 1…3 (5 per page, oldest first)" in newest
     assert "Page 1 of 3: events 1–5 of 12" in first and "event 5" in first and "event 6" not in first
     assert "Page 4 is past the end: 12 events on 3 pages of 5." in past
@@ -201,8 +205,10 @@ async def test_completions(missions: MissionsServer, mode: str) -> None:
         assert await values(run_template, "run_id", "", mission_id=first.mission_id) == [first.run_id]
         steps = await values(run_template, "step_id", "s1", mission_id=first.mission_id, run_id=first.run_id)
         assert steps == ["s1", "s1.2", "s1.1"], "latest activity first: s1 completed after s1.2, s1.2 after s1.1"
-        assert (await values(run_template, "step_id", "", mission_id=first.mission_id,
-                             run_id=first.run_id))[-2:] == ["s2.1", "s4"], "never-touched steps last, in plan order"
+        assert (await values(run_template, "step_id", "", mission_id=first.mission_id, run_id=first.run_id))[-2:] == [
+            "s2.1",
+            "s4",
+        ], "never-touched steps last, in plan order"
         assert await values(run_template, "step_id", "s1") == [], "step ids need the mission and run"
         review = types.PromptReference(name="review_run")
         assert await values(review, "run_id", first.run_id[:5], mission_id=first.mission_id) == [first.run_id]
@@ -213,8 +219,9 @@ async def test_completions_are_capped_at_100(missions: MissionsServer) -> None:
     async with Client(missions.server, mode="auto") as client:
         for i in range(103):
             await call(client, "create_mission", name=f"bulk {i:03}")
-        result = await client.complete(_template("missions://missions/{mission_id}"),
-                                       {"name": "mission_id", "value": "bulk"})
+        result = await client.complete(
+            _template("missions://missions/{mission_id}"), {"name": "mission_id", "value": "bulk"}
+        )
     assert len(result.completion.values) == 100
     assert result.completion.total == 103 and result.completion.has_more is True
 
@@ -336,8 +343,9 @@ async def test_watcher_polls_in_the_background_for_the_server_lifetime(tmp_path:
         await missions.aclose()
 
 
-async def test_a_failing_notification_does_not_fail_the_tool_call(missions: MissionsServer,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_failing_notification_does_not_fail_the_tool_call(
+    missions: MissionsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def broken(self: Views, uris: set[str]) -> None:
         raise RuntimeError("subscriber transport exploded")
 
@@ -345,7 +353,8 @@ async def test_a_failing_notification_does_not_fail_the_tool_call(missions: Miss
     async with Client(missions.server, mode="legacy") as client:
         session = await run_script(client, finish=False)
         await _subscribe(client, session.uri("plan"))
-        result = await client.call_tool("update_plan_step", {"mission_id": session.mission_id,
-                                                             "run_id": session.run_id, "step_id": "s4",
-                                                             "status": "skipped"})
+        result = await client.call_tool(
+            "update_plan_step",
+            {"mission_id": session.mission_id, "run_id": session.run_id, "step_id": "s4", "status": "skipped"},
+        )
     assert not result.is_error and result.structured_content == {"status": "skipped"}

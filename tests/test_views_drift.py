@@ -31,8 +31,10 @@ def _route(op: Operation) -> re.Pattern[str]:
     return re.compile("/v2" + re.sub(r"{\w+}", "[^/]+", op.path) + "$")
 
 
-ROUTES = sorted(((op, _route(op)) for op in OPERATIONS if op.result is not None and op.read_only),
-                key=lambda pair: tuple(s.startswith("{") for s in pair[0].path.split("/")))
+ROUTES = sorted(
+    ((op, _route(op)) for op in OPERATIONS if op.result is not None and op.read_only),
+    key=lambda pair: tuple(s.startswith("{") for s in pair[0].path.split("/")),
+)
 
 
 async def test_views_prompts_and_completions_answer_or_fail_clearly(mode: str) -> None:
@@ -48,14 +50,23 @@ async def test_views_prompts_and_completions_answer_or_fail_clearly(mode: str) -
         return httpx.Response(200, json=answer)
 
     settings = Settings(
-        backend="remote", api_key="drift-key-5b0f1c9e7d",
-        base_url="https://api.example.test/v2", max_retries=0,
+        backend="remote",
+        api_key="drift-key-5b0f1c9e7d",
+        base_url="https://api.example.test/v2",
+        max_retries=0,
     )
     server = MissionsServer(settings, client=MissionsClient(settings, transport=httpx.MockTransport(upstream)))
     base = f"missions://missions/{MID}"
-    uris = [base, f"{base}/runs/{RID}", f"{base}/runs/{RID}/plan", f"{base}/runs/{RID}/plan.json",
-            f"{base}/runs/{RID}/events", f"{base}/runs/{RID}/events?page=2", "missions://runs/recent",
-            "missions://events/recent"]
+    uris = [
+        base,
+        f"{base}/runs/{RID}",
+        f"{base}/runs/{RID}/plan",
+        f"{base}/runs/{RID}/plan.json",
+        f"{base}/runs/{RID}/events",
+        f"{base}/runs/{RID}/events?page=2",
+        "missions://runs/recent",
+        "missions://events/recent",
+    ]
     failures = 0
     try:
         async with Client(server.server, mode=mode) as client:
@@ -66,8 +77,11 @@ async def test_views_prompts_and_completions_answer_or_fail_clearly(mode: str) -
                 for request in (
                     *(lambda uri=uri: client.read_resource(uri) for uri in uris),
                     lambda: client.get_prompt("review_run", {"mission_id": MID, "run_id": RID}),
-                    lambda: client.complete(ResourceTemplateReference(uri=base + "/runs/{run_id}"),
-                                            {"name": "run_id", "value": ""}, {"mission_id": MID}),
+                    lambda: client.complete(
+                        ResourceTemplateReference(uri=base + "/runs/{run_id}"),
+                        {"name": "run_id", "value": ""},
+                        {"mission_id": MID},
+                    ),
                     lambda: client.complete(PromptReference(name="review_run"), {"name": "mission_id", "value": ""}),
                     lambda: client.list_resources(),
                 ):
@@ -75,8 +89,11 @@ async def test_views_prompts_and_completions_answer_or_fail_clearly(mode: str) -
                         await request()
                     except MCPError as exc:  # raise_exceptions: anything else would fail the test here
                         assert exc.error.code != 0, exc
-                        assert SHAPE_MESSAGE in str(exc) or "Resource not found" in str(exc) \
-                            or "Could not read" in str(exc), str(exc)
+                        assert (
+                            SHAPE_MESSAGE in str(exc)
+                            or "Resource not found" in str(exc)
+                            or "Could not read" in str(exc)
+                        ), str(exc)
                         failures += 1
     finally:
         await server.aclose()

@@ -61,8 +61,9 @@ async def test_a_finished_run_shows_where_it_stopped_and_why_a_step_failed(clien
     await call(client, "update_plan_step", **ids, step_id="s2", status="in_progress")
     await call(client, "log_event", **ids, type="error", summary="teardown still races", step_id="s2")
     await call(client, "update_plan_step", **ids, step_id="s2", status="failed")
-    await call(client, "update_plan_step", **ids, step_id="s3", status="in_progress",
-               metadata={"error": "never got here"})
+    await call(
+        client, "update_plan_step", **ids, step_id="s3", status="in_progress", metadata={"error": "never got here"}
+    )
     await call(client, "update_run", **ids, status="failed", error="gave up")
     run = await _text(client, uri)
     assert "- Stopped at: s3: step 3 (in\\_progress)" in run or "- Stopped at: s3: step 3 (in_progress)" in run

@@ -58,8 +58,9 @@ class StaticTokenVerifier(TokenVerifier):
 
     def __init__(self, token: str, *, resource: str, scopes: tuple[str, ...] = ()):
         if len(token.strip()) < MIN_TOKEN_LENGTH:
-            raise ValueError(f"the auth token must be at least {MIN_TOKEN_LENGTH} characters, e.g. from "
-                             "'openssl rand -hex 32'")
+            raise ValueError(
+                f"the auth token must be at least {MIN_TOKEN_LENGTH} characters, e.g. from 'openssl rand -hex 32'"
+            )
         self._digest = _digest(token)
         self._resource = resource
         self._scopes = list(scopes)
@@ -67,8 +68,9 @@ class StaticTokenVerifier(TokenVerifier):
     async def verify_token(self, token: str) -> AccessToken | None:
         if not hmac.compare_digest(_digest(token), self._digest):
             return None
-        return AccessToken(token=token, client_id="missions-mcp-static-token", scopes=self._scopes,
-                           resource=self._resource)
+        return AccessToken(
+            token=token, client_id="missions-mcp-static-token", scopes=self._scopes, resource=self._resource
+        )
 
 
 class IntrospectionTokenVerifier(TokenVerifier):
@@ -80,9 +82,18 @@ class IntrospectionTokenVerifier(TokenVerifier):
     does not ask on every request; an unreachable or failing endpoint refuses the token.
     """
 
-    def __init__(self, endpoint: str, *, resource: str, client_id: str | None = None,
-                 client_secret: str | None = None, timeout: float = 5.0, cache_seconds: float = 60.0,
-                 cache_size: int = 1024, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        resource: str,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        timeout: float = 5.0,
+        cache_seconds: float = 60.0,
+        cache_size: int = 1024,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
         self.endpoint = endpoint
         self._resource = resource
         self._auth = httpx.BasicAuth(client_id, client_secret or "") if client_id else None
@@ -110,11 +121,14 @@ class IntrospectionTokenVerifier(TokenVerifier):
 
     async def _introspect(self, token: str) -> AccessToken | None:
         try:
-            async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport,
-                                         follow_redirects=False) as http:
+            async with httpx.AsyncClient(
+                timeout=self._timeout, transport=self._transport, follow_redirects=False
+            ) as http:
                 response = await http.post(
-                    self.endpoint, data={"token": token, "token_type_hint": "access_token"},
-                    auth=self._auth or httpx.USE_CLIENT_DEFAULT, headers={"Accept": "application/json"},
+                    self.endpoint,
+                    data={"token": token, "token_type_hint": "access_token"},
+                    auth=self._auth or httpx.USE_CLIENT_DEFAULT,
+                    headers={"Accept": "application/json"},
                 )
         except httpx.HTTPError as exc:
             logger.warning("token introspection at %s failed: %s", self.endpoint, type(exc).__name__)
@@ -174,11 +188,15 @@ def authentication(settings: Settings, *, resource_url: str) -> Authentication |
     if settings.auth_introspection_url:
         _check_endpoint("--auth-introspection-url", settings.auth_introspection_url)
         if not settings.auth_issuer:
-            raise ValueError("--auth-introspection-url needs --auth-issuer, the authorization server that issues "
-                             "the tokens (clients find it in this server's protected resource metadata)")
+            raise ValueError(
+                "--auth-introspection-url needs --auth-issuer, the authorization server that issues "
+                "the tokens (clients find it in this server's protected resource metadata)"
+            )
         verifier: TokenVerifier = IntrospectionTokenVerifier(
-            settings.auth_introspection_url, resource=resource_url,
-            client_id=settings.auth_client_id, client_secret=settings.auth_client_secret,
+            settings.auth_introspection_url,
+            resource=resource_url,
+            client_id=settings.auth_client_id,
+            client_secret=settings.auth_client_secret,
         )
         kind = "token introspection"
     elif settings.auth_token:

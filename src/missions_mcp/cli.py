@@ -42,60 +42,125 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
 
     def serve_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--transport", choices=["stdio", "sse", "streamable-http"], default=None,
-                       help="MCP transport (default: stdio)")
+        p.add_argument(
+            "--transport",
+            choices=["stdio", "sse", "streamable-http"],
+            default=None,
+            help="MCP transport (default: stdio)",
+        )
         p.add_argument("--host", default=None, help="bind address for sse / streamable-http (default 127.0.0.1)")
         p.add_argument("--port", type=int, default=None, help="port for sse / streamable-http (default 8000)")
         backend = p.add_mutually_exclusive_group()
-        backend.add_argument("--local", dest="backend", action="store_const", const="local",
-                             help="use the embedded Missions API in process, even when TELNYX_API_KEY is set")
-        backend.add_argument("--remote", dest="backend", action="store_const", const="remote",
-                             help="use the hosted Missions API (needs TELNYX_API_KEY)")
-        p.add_argument("--base-url", default=None,
-                       help="Missions API base URL (env TELNYX_BASE_URL; default https://api.telnyx.com/v2)")
-        p.add_argument("--db", type=_db, default=None,
-                       help="database of the embedded API: a file, or a postgresql:// URL (env MISSIONS_DB)")
+        backend.add_argument(
+            "--local",
+            dest="backend",
+            action="store_const",
+            const="local",
+            help="use the embedded Missions API in process, even when TELNYX_API_KEY is set",
+        )
+        backend.add_argument(
+            "--remote",
+            dest="backend",
+            action="store_const",
+            const="remote",
+            help="use the hosted Missions API (needs TELNYX_API_KEY)",
+        )
+        p.add_argument(
+            "--base-url",
+            default=None,
+            help="Missions API base URL (env TELNYX_BASE_URL; default https://api.telnyx.com/v2)",
+        )
+        p.add_argument(
+            "--db",
+            type=_db,
+            default=None,
+            help="database of the embedded API: a file, or a postgresql:// URL (env MISSIONS_DB)",
+        )
         p.add_argument("--timeout", type=float, default=None, help="seconds per HTTP request (default 30)")
         p.add_argument("--max-retries", type=int, default=None, help="retries of a failed request (default 2)")
-        p.add_argument("--toolsets", type=_csv, default=None,
-                       help="comma-separated toolsets to offer (default all; env MISSIONS_TOOLSETS)")
+        p.add_argument(
+            "--toolsets",
+            type=_csv,
+            default=None,
+            help="comma-separated toolsets to offer (default all; env MISSIONS_TOOLSETS)",
+        )
         p.add_argument("--tools", type=_csv, default=None, help="comma-separated extra tools (env MISSIONS_TOOLS)")
-        p.add_argument("--exclude-tools", type=_csv, default=None,
-                       help="comma-separated tools to leave out (env MISSIONS_EXCLUDE_TOOLS)")
-        p.add_argument("--read-only", action="store_true", default=None,
-                       help="offer only read tools; overrides every other filter (env MISSIONS_READ_ONLY)")
-        p.add_argument("--watch-interval", type=float, default=None,
-                       help="seconds between polls for changes made elsewhere (0: off)")
+        p.add_argument(
+            "--exclude-tools",
+            type=_csv,
+            default=None,
+            help="comma-separated tools to leave out (env MISSIONS_EXCLUDE_TOOLS)",
+        )
+        p.add_argument(
+            "--read-only",
+            action="store_true",
+            default=None,
+            help="offer only read tools; overrides every other filter (env MISSIONS_READ_ONLY)",
+        )
+        p.add_argument(
+            "--watch-interval",
+            type=float,
+            default=None,
+            help="seconds between polls for changes made elsewhere (0: off)",
+        )
         p.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (default INFO)")
         http_options(p)
-        p.add_argument("--public-url", default=None,
-                       help="the MCP endpoint's URL as clients reach it, e.g. https://mcp.example.com/mcp "
-                       "(env MISSIONS_PUBLIC_URL; default from --host and --port)")
-        p.add_argument("--auth-token", default=None,
-                       help="bearer token MCP clients must send over HTTP (prefer env MISSIONS_AUTH_TOKEN: "
-                       "a flag shows in the process list)")
-        p.add_argument("--auth-introspection-url", default=None,
-                       help="check client tokens at this RFC 7662 endpoint (env MISSIONS_AUTH_INTROSPECTION_URL; "
-                       "client secret in env MISSIONS_AUTH_CLIENT_SECRET)")
-        p.add_argument("--auth-issuer", default=None,
-                       help="authorization server that issues client tokens (env MISSIONS_AUTH_ISSUER)")
-        p.add_argument("--auth-client-id", default=None,
-                       help="this server's client id at the introspection endpoint (env MISSIONS_AUTH_CLIENT_ID)")
-        p.add_argument("--auth-scopes", type=_csv, default=None,
-                       help="scopes a client token must carry, comma-separated (env MISSIONS_AUTH_SCOPES)")
+        p.add_argument(
+            "--public-url",
+            default=None,
+            help="the MCP endpoint's URL as clients reach it, e.g. https://mcp.example.com/mcp "
+            "(env MISSIONS_PUBLIC_URL; default from --host and --port)",
+        )
+        p.add_argument(
+            "--auth-token",
+            default=None,
+            help="bearer token MCP clients must send over HTTP (prefer env MISSIONS_AUTH_TOKEN: "
+            "a flag shows in the process list)",
+        )
+        p.add_argument(
+            "--auth-introspection-url",
+            default=None,
+            help="check client tokens at this RFC 7662 endpoint (env MISSIONS_AUTH_INTROSPECTION_URL; "
+            "client secret in env MISSIONS_AUTH_CLIENT_SECRET)",
+        )
+        p.add_argument(
+            "--auth-issuer",
+            default=None,
+            help="authorization server that issues client tokens (env MISSIONS_AUTH_ISSUER)",
+        )
+        p.add_argument(
+            "--auth-client-id",
+            default=None,
+            help="this server's client id at the introspection endpoint (env MISSIONS_AUTH_CLIENT_ID)",
+        )
+        p.add_argument(
+            "--auth-scopes",
+            type=_csv,
+            default=None,
+            help="scopes a client token must carry, comma-separated (env MISSIONS_AUTH_SCOPES)",
+        )
 
     def http_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--allowed-hosts", type=_csv, default=None,
-                       help="host names (name or name:port) clients use, besides --host (env MISSIONS_ALLOWED_HOSTS)")
-        p.add_argument("--allowed-origins", type=_csv, default=None,
-                       help="browser origins allowed besides pages of the allowed hosts (env MISSIONS_ALLOWED_ORIGINS)")
+        p.add_argument(
+            "--allowed-hosts",
+            type=_csv,
+            default=None,
+            help="host names (name or name:port) clients use, besides --host (env MISSIONS_ALLOWED_HOSTS)",
+        )
+        p.add_argument(
+            "--allowed-origins",
+            type=_csv,
+            default=None,
+            help="browser origins allowed besides pages of the allowed hosts (env MISSIONS_ALLOWED_ORIGINS)",
+        )
 
     serve_options(parser)
     serve_options(sub.add_parser("serve", help="run the MCP server (the default command)"))
     from .local import default_db_path
 
     api = sub.add_parser(
-        "api", help="serve the embedded Missions API alone over HTTP",
+        "api",
+        help="serve the embedded Missions API alone over HTTP",
         description="Serve the embedded Missions API (the same REST contract as the hosted API, under / and "
         "/v2) over HTTP, with a live page of its missions and runs at /. Several MCP servers, the "
         "official SDKs and the page can share it: point them at http://HOST:PORT/v2. Defaults: "
@@ -103,13 +168,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     api.add_argument("--host", default="127.0.0.1", help="bind address (default %(default)s: this machine only)")
     api.add_argument("--port", type=int, default=8700, help="port (default %(default)s)")
-    api.add_argument("--db", type=_db, default=None,
-                     help="a SQLite file, or postgresql://user:password@host:port/dbname shared by replicas"
-                     f" (env MISSIONS_DB; default {default_db_path()})")
+    api.add_argument(
+        "--db",
+        type=_db,
+        default=None,
+        help="a SQLite file, or postgresql://user:password@host:port/dbname shared by replicas"
+        f" (env MISSIONS_DB; default {default_db_path()})",
+    )
     api.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default %(default)s)")
-    api.add_argument("--accept-tokens", type=_csv, default=None,
-                     help="bearer tokens the API accepts, one tenant each; needed beyond loopback "
-                     "(prefer env MISSIONS_API_TOKENS)")
+    api.add_argument(
+        "--accept-tokens",
+        type=_csv,
+        default=None,
+        help="bearer tokens the API accepts, one tenant each; needed beyond loopback (prefer env MISSIONS_API_TOKENS)",
+    )
     http_options(api)
     from .ui.commands import add_commands
 
@@ -227,8 +299,9 @@ def _api(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     env = os.environ
     tokens = args.accept_tokens if args.accept_tokens is not None else _csv(env.get("MISSIONS_API_TOKENS", ""))
     hosts = args.allowed_hosts if args.allowed_hosts is not None else _csv(env.get("MISSIONS_ALLOWED_HOSTS", ""))
-    origins = args.allowed_origins if args.allowed_origins is not None \
-        else _csv(env.get("MISSIONS_ALLOWED_ORIGINS", ""))
+    origins = (
+        args.allowed_origins if args.allowed_origins is not None else _csv(env.get("MISSIONS_ALLOWED_ORIGINS", ""))
+    )
     try:
         policy = serving.api_protection(args.host, tokens, hosts, origins)
     except ValueError as exc:
@@ -240,8 +313,9 @@ def _api(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         add_secret(token)
     db = db_target(args.db)
     try:
-        anyio.run(lambda: serving.serve_api(args.host, args.port, db, tokens=tokens, policy=policy,
-                                            log_level=args.log_level))
+        anyio.run(
+            lambda: serving.serve_api(args.host, args.port, db, tokens=tokens, policy=policy, log_level=args.log_level)
+        )
     except KeyboardInterrupt:
         pass
     except StoreUnavailable as exc:

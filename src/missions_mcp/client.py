@@ -43,8 +43,15 @@ from .models import NULL_IS_ABSENT
 from .params import IDEMPOTENCY_KEY, check_idempotency_key, fields_at
 from .redact import add_secrets_of, needs_redaction, redact_json
 
-__all__ = ["ApiResult", "MissionsClient", "ParsedCall", "build_request", "describe_target", "parse_arguments",
-           "parse_call"]
+__all__ = [
+    "ApiResult",
+    "MissionsClient",
+    "ParsedCall",
+    "build_request",
+    "describe_target",
+    "parse_arguments",
+    "parse_call",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -210,8 +217,9 @@ def describe_target(op: Operation, args: BaseModel) -> str:
 class _Retryable(Exception):
     """An attempt that may succeed if repeated: a retryable status or a transport failure."""
 
-    def __init__(self, response: httpx.Response | None = None, error: Exception | None = None,
-                 retry_after: float | None = None):
+    def __init__(
+        self, response: httpx.Response | None = None, error: Exception | None = None, retry_after: float | None = None
+    ):
         self.response = response
         self.error = error
         self.retry_after = retry_after
@@ -368,8 +376,13 @@ class MissionsClient:
 
     # -- calls
 
-    async def call(self, op: Operation, arguments: Mapping[str, Any] | BaseModel | None = None, *,
-                   idempotency_key: str | None = None) -> ApiResult:
+    async def call(
+        self,
+        op: Operation,
+        arguments: Mapping[str, Any] | BaseModel | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> ApiResult:
         """Perform one operation. Raises a :class:`MissionsError` with a model-facing message.
 
         A write carries one ``Idempotency-Key`` on every attempt: ``idempotency_key``, the one in the
@@ -390,8 +403,9 @@ class MissionsClient:
             key = prepared.body[op.idempotency_field]
         return await self.send(prepared, what=describe_target(op, args), idempotency_key=key, write=op)
 
-    async def send(self, req: PreparedRequest, *, what: str, idempotency_key: str | None = None,
-                   write: Operation | None = None) -> ApiResult:
+    async def send(
+        self, req: PreparedRequest, *, what: str, idempotency_key: str | None = None, write: Operation | None = None
+    ) -> ApiResult:
         """Send a prepared request with retries; map the outcome to a result or an error.
 
         ``write``: the operation of a write, so that a failure after an attempt that may have
@@ -414,8 +428,9 @@ class MissionsClient:
             async for attempt in retrying:
                 with attempt:
                     try:
-                        return await self._attempt(http, req, content, headers, what,
-                                                   attempt.retry_state.attempt_number)
+                        return await self._attempt(
+                            http, req, content, headers, what, attempt.retry_state.attempt_number
+                        )
                     except _Retryable as failed:
                         reached = reached or failed.may_have_reached
                         raise
@@ -434,8 +449,15 @@ class MissionsClient:
             return exc.retry_after
         return float(self._backoff(state))
 
-    async def _attempt(self, http: httpx.AsyncClient, req: PreparedRequest, content: bytes | None,
-                       headers: dict[str, str], what: str, attempt: int) -> ApiResult:
+    async def _attempt(
+        self,
+        http: httpx.AsyncClient,
+        req: PreparedRequest,
+        content: bytes | None,
+        headers: dict[str, str],
+        what: str,
+        attempt: int,
+    ) -> ApiResult:
         started = time.perf_counter()
         try:
             response = await http.request(
@@ -447,8 +469,14 @@ class MissionsClient:
         except httpx.TransportError as exc:
             logger.info("%s %s: %s (attempt %d)", req.method, req.path, type(exc).__name__, attempt)
             raise _Retryable(error=exc) from None
-        logger.debug("%s %s → %d in %.1f ms (attempt %d)", req.method, req.path, response.status_code,
-                     (time.perf_counter() - started) * 1000, attempt)
+        logger.debug(
+            "%s %s → %d in %.1f ms (attempt %d)",
+            req.method,
+            req.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+            attempt,
+        )
         status = response.status_code
         if 300 <= status < 400:
             raise _redirect_error(req, response, what)

@@ -21,7 +21,15 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 __all__ = ["ClientLog", "LEVELS"]
 
 LEVELS: tuple[types.LoggingLevel, ...] = (
-    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+)
 DEFAULT_LEVEL: types.LoggingLevel = "info"
 
 # 2026-07-28 deprecates the logging capability (SEP-2577), but 2025-11-25 clients rely on it: the SDK's

@@ -39,8 +39,11 @@ class Completions:
             logger.warning("completion of %s: unexpected answer: %s", params.argument.name, type(exc).__name__)
             message = f"Could not complete {params.argument.name}: {SHAPE_MESSAGE}"
             raise MCPError(types.INTERNAL_ERROR, message) from None
-        return types.CompleteResult(completion=types.Completion(
-            values=values[:MAX_COMPLETIONS], total=len(values), has_more=len(values) > MAX_COMPLETIONS))
+        return types.CompleteResult(
+            completion=types.Completion(
+                values=values[:MAX_COMPLETIONS], total=len(values), has_more=len(values) > MAX_COMPLETIONS
+            )
+        )
 
     async def candidates(self, argument: str, prefix: str, given: Mapping[str, str]) -> list[str]:
         """Completion values, most recent first: ids starting with ``prefix`` (a mission's name also

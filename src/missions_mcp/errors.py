@@ -168,9 +168,7 @@ def format_detail(detail: Any) -> str:
     return _clip(str(detail))
 
 
-def api_error(
-    status: int, body: Any, *, what: str, retry_after: float | None = None
-) -> APIError:
+def api_error(status: int, body: Any, *, what: str, retry_after: float | None = None) -> APIError:
     """The error for an API answer with an error status.
 
     ``body`` is the decoded JSON body (or ``None``); only its ``detail`` (or ``errors``) is read.
@@ -187,21 +185,30 @@ def api_error(
             detail,
         )
     if status == 404:
-        return NotFoundError(status, f"Not found: {what}. Check the ids (list_missions, list_runs, get_plan).{suffix}",
-                             detail)
+        return NotFoundError(
+            status, f"Not found: {what}. Check the ids (list_missions, list_runs, get_plan).{suffix}", detail
+        )
     if status == 409:
         return ConflictError(
-            status, f"Conflict (HTTP 409) on {what}: not allowed in its current state.{suffix}\n"
-            "Read its current state (get_run, get_plan) and retry with a change that fits it.", detail)
+            status,
+            f"Conflict (HTTP 409) on {what}: not allowed in its current state.{suffix}\n"
+            "Read its current state (get_run, get_plan) and retry with a change that fits it.",
+            detail,
+        )
     if status == 422:
-        return UnprocessableError(status, f"The API rejected the arguments (HTTP 422):{suffix or ' no detail given.'}",
-                                  detail)
+        return UnprocessableError(
+            status, f"The API rejected the arguments (HTTP 422):{suffix or ' no detail given.'}", detail
+        )
     if status == 429:
         wait = f" Wait {retry_after:g} s before retrying." if retry_after is not None else " Wait, then retry."
-        return RateLimitError(status, f"Rate limited by the Missions API (HTTP 429).{wait}{suffix}", detail,
-                              retry_after)
+        return RateLimitError(
+            status, f"Rate limited by the Missions API (HTTP 429).{wait}{suffix}", detail, retry_after
+        )
     if status >= 500:
         return ServerError(
-            status, f"The Missions API failed (HTTP {status}) after retries. Try again shortly; "
-            f"nothing suggests the arguments are wrong.{suffix}", detail)
+            status,
+            f"The Missions API failed (HTTP {status}) after retries. Try again shortly; "
+            f"nothing suggests the arguments are wrong.{suffix}",
+            detail,
+        )
     return BadRequestError(status, f"The Missions API refused the request (HTTP {status}).{suffix}", detail)

@@ -366,9 +366,7 @@ class CreateEventRequest(_Request):
     step_id: Id | None = Field(default=None, description="The plan step it belongs to.")
     agent_id: Id | None = Field(default=None, description="Who did it, when agents share a run.")
     payload: Payload | None = Field(default=None, description="Details: tool arguments, results.")
-    idempotency_key: Id | None = Field(
-        default=None, description="Retry with the same key if no answer came."
-    )
+    idempotency_key: Id | None = Field(default=None, description="Retry with the same key if no answer came.")
 
 
 class CreatePlanStepRequest(_Request):

@@ -25,11 +25,14 @@ PROMPTS: tuple[types.Prompt, ...] = (
         name="track_work",
         title="Track work as a mission run",
         description="Report your progress on a goal through the Missions tools: mission, run, plan, step "
-                    "status, events, and the result.",
+        "status, events, and the result.",
         arguments=[
             _ARG(name="goal", description="What is to be done.", required=True),
-            _ARG(name="mission_name", description="The mission to run it under (found or created); default: "
-                                                  "a name derived from the goal.", required=False),
+            _ARG(
+                name="mission_name",
+                description="The mission to run it under (found or created); default: a name derived from the goal.",
+                required=False,
+            ),
         ],
     ),
     types.Prompt(
@@ -59,10 +62,14 @@ ones, read the events view with ?page=N or call list_events."""
 
 def _mission_hint(mission_name: str | None) -> str:
     if mission_name:
-        return (f'1. Find the mission named "{mission_name}": call list_missions and match the name. If there is '
-                f'none, call create_mission with name "{mission_name}" and a one-line description of the goal.')
-    return ("1. Find a mission for this kind of work: call list_missions and pick one whose name fits. If none "
-            "fits, call create_mission with a short name for the work and a one-line description of the goal.")
+        return (
+            f'1. Find the mission named "{mission_name}": call list_missions and match the name. If there is '
+            f'none, call create_mission with name "{mission_name}" and a one-line description of the goal.'
+        )
+    return (
+        "1. Find a mission for this kind of work: call list_missions and pick one whose name fits. If none "
+        "fits, call create_mission with a short name for the work and a one-line description of the goal."
+    )
 
 
 def track_work_text(goal: str, mission_name: str | None = None) -> str:
@@ -128,14 +135,18 @@ class Prompts:
     async def get_prompt(self, ctx: Any, params: types.GetPromptRequestParams) -> types.GetPromptResult:
         arguments = dict(params.arguments or {})
         if params.name in NEEDS and all(p.name != params.name for p in self.offered):
-            raise MCPError(types.INVALID_PARAMS, f"The prompt '{params.name}' is not enabled on this server: it needs "
-                                                 f"the tools {', '.join(sorted(NEEDS[params.name]))}, which the tool "
-                                                 "filters (read-only mode, --toolsets, --tools) leave out.")
+            raise MCPError(
+                types.INVALID_PARAMS,
+                f"The prompt '{params.name}' is not enabled on this server: it needs "
+                f"the tools {', '.join(sorted(NEEDS[params.name]))}, which the tool "
+                "filters (read-only mode, --toolsets, --tools) leave out.",
+            )
         if params.name == "track_work":
             (goal,) = _required(params.name, arguments, "goal")
             mission_name = (arguments.get("mission_name") or "").strip() or None
-            return types.GetPromptResult(description=f"Track work on: {goal[:80]}",
-                                         messages=[_text(track_work_text(goal, mission_name))])
+            return types.GetPromptResult(
+                description=f"Track work on: {goal[:80]}", messages=[_text(track_work_text(goal, mission_name))]
+            )
         if params.name == "review_run":
             mission_id, run_id = _required(params.name, arguments, "mission_id", "run_id")
             return await self.review_run(mission_id, run_id)

@@ -192,8 +192,10 @@ def progress(steps: Iterable[Mapping[str, Any]]) -> dict[str, int]:
 
 
 def progress_line(counts: Mapping[str, int]) -> str:
-    return (f"{counts['completed']} of {counts['total']} steps completed · {counts['failed']} failed · "
-            f"{counts['skipped']} skipped · {counts['in_progress']} in progress · {counts['pending']} pending")
+    return (
+        f"{counts['completed']} of {counts['total']} steps completed · {counts['failed']} failed · "
+        f"{counts['skipped']} skipped · {counts['in_progress']} in progress · {counts['pending']} pending"
+    )
 
 
 def current_step(steps: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -211,6 +213,7 @@ def stopped_at(steps: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     active = current_step(steps)
     if active is not None:
         return active
+
     def moved(step: Mapping[str, Any]) -> float:
         stamp = _parse(step.get("completed_at") or step.get("started_at"))
         return stamp.timestamp() if stamp is not None else float("-inf")
@@ -219,8 +222,9 @@ def stopped_at(steps: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     return max(touched, key=moved, default=None)
 
 
-def last_activity(run: Mapping[str, Any], steps: Iterable[Mapping[str, Any]],
-                  events: Iterable[Mapping[str, Any]]) -> Any:
+def last_activity(
+    run: Mapping[str, Any], steps: Iterable[Mapping[str, Any]], events: Iterable[Mapping[str, Any]]
+) -> Any:
     """The latest time anything of the run moved: the run itself, a step, or an event."""
     stamps = [run.get("updated_at"), run.get("started_at"), run.get("finished_at")]
     stamps += [s.get(k) for s in steps for k in ("started_at", "completed_at")]
@@ -270,8 +274,12 @@ def _mission_name(mission: Mapping[str, Any] | None) -> str:
     return inert(mission.get("name")) if mission else "unknown mission"
 
 
-def plan_markdown(mission: Mapping[str, Any] | None, run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
-                  reasons: Mapping[str, str] | None = None) -> str:
+def plan_markdown(
+    mission: Mapping[str, Any] | None,
+    run: Mapping[str, Any],
+    steps: Sequence[Mapping[str, Any]],
+    reasons: Mapping[str, str] | None = None,
+) -> str:
     reasons = reasons or {}
     facts = [
         f"- Mission: {_mission_name(mission)} ({inert(run.get('mission_id'), 80)}) · run status: "
@@ -279,15 +287,22 @@ def plan_markdown(mission: Mapping[str, Any] | None, run: Mapping[str, Any], ste
         f"- Progress: {progress_line(progress(steps))}",
         "- Marks: [x] completed, [ ] pending, [~] in progress, [-] skipped, [!] failed.",
     ]
-    body = [f"{'  ' * depth}- {MARKS.get(str(step.get('status')), '[?]')} {inert(step.get('step_id'), 80)}: "
-            f"{inert(step.get('description'))}{_step_timing(step)}{_reason(step, reasons)}"
-            for depth, step in plan_order(steps)]
-    return _document(f"Plan of run {inert(run.get('run_id'), 80)}", facts,
-                     body or ["No plan yet: the agent has not called create_plan for this run."])
+    body = [
+        f"{'  ' * depth}- {MARKS.get(str(step.get('status')), '[?]')} {inert(step.get('step_id'), 80)}: "
+        f"{inert(step.get('description'))}{_step_timing(step)}{_reason(step, reasons)}"
+        for depth, step in plan_order(steps)
+    ]
+    return _document(
+        f"Plan of run {inert(run.get('run_id'), 80)}",
+        facts,
+        body or ["No plan yet: the agent has not called create_plan for this run."],
+    )
 
 
 def plan_json(
-    mission: Mapping[str, Any] | None, run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
+    mission: Mapping[str, Any] | None,
+    run: Mapping[str, Any],
+    steps: Sequence[Mapping[str, Any]],
     reasons: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The plan as a tree; text fields clipped to :data:`TEXT_LIMIT` (JSON needs no escaping)."""
@@ -344,8 +359,9 @@ def event_line(event: Mapping[str, Any], *, with_run: bool = False) -> str:
     return "- " + " · ".join(parts)
 
 
-def events_markdown(uri: str, run_id: str, events: Sequence[Mapping[str, Any]], first: int, total: int,
-                    page: int | None, page_size: int) -> str:
+def events_markdown(
+    uri: str, run_id: str, events: Sequence[Mapping[str, Any]], first: int, total: int, page: int | None, page_size: int
+) -> str:
     """The timeline of a run: events ``first``… of ``total``, oldest first, and how to reach the others."""
     pages = max(math.ceil(total / page_size), 1)
     facts = []
@@ -357,8 +373,10 @@ def events_markdown(uri: str, run_id: str, events: Sequence[Mapping[str, Any]], 
     else:
         facts.append("No events yet.")
     if pages > 1 or (page and not events):
-        facts.append(f"Other events: read {uri}?page=N for N = 1…{pages} ({page_size} per page, oldest first), "
-                     f"or call list_events with page=N and page_size={page_size}.")
+        facts.append(
+            f"Other events: read {uri}?page=N for N = 1…{pages} ({page_size} per page, oldest first), "
+            f"or call list_events with page=N and page_size={page_size}."
+        )
     return _document(f"Events of run {inert(run_id, 80)}", facts, [event_line(e) for e in events])
 
 
@@ -378,11 +396,14 @@ def _timings(run: Mapping[str, Any], last: Any = None) -> str:
     last = last or run.get("updated_at")
     if run.get("finished_at"):
         took = duration(run.get("started_at"), run.get("finished_at"))
-        return (f"Started {when(run.get('started_at'))} · last activity {when(last)} · "
-                f"finished {when(run.get('finished_at'))}" + (f" · took {took}" if took else ""))
+        return (
+            f"Started {when(run.get('started_at'))} · last activity {when(last)} · "
+            f"finished {when(run.get('finished_at'))}" + (f" · took {took}" if took else "")
+        )
     active = duration(run.get("started_at"), last)
-    return (f"Started {when(run.get('started_at'))} · last activity {when(last)} · not finished"
-            + (f" · active for {active}" if active else ""))
+    return f"Started {when(run.get('started_at'))} · last activity {when(last)} · not finished" + (
+        f" · active for {active}" if active else ""
+    )
 
 
 def _where(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]], reasons: Mapping[str, str]) -> str:
@@ -391,23 +412,33 @@ def _where(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]], reasons: 
         step = stopped_at(steps)
         if step is None:
             return "- Stopped at: no step was started"
-        return (f"- Stopped at: {inert(step.get('step_id'), 80)}: {inert(step.get('description'))} "
-                f"({token(step.get('status'))}){_reason(step, reasons)}")
+        return (
+            f"- Stopped at: {inert(step.get('step_id'), 80)}: {inert(step.get('description'))} "
+            f"({token(step.get('status'))}){_reason(step, reasons)}"
+        )
     step = current_step(steps)
     if step is None:
         return "- Current step: none in progress"
     return f"- Current step: {inert(step.get('step_id'), 80)}: {inert(step.get('description'))}{_step_timing(step)}"
 
 
-def run_markdown(mission: Mapping[str, Any] | None, run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
-                 events: Sequence[Mapping[str, Any]], total_events: int,
-                 reasons: Mapping[str, str] | None = None) -> str:
+def run_markdown(
+    mission: Mapping[str, Any] | None,
+    run: Mapping[str, Any],
+    steps: Sequence[Mapping[str, Any]],
+    events: Sequence[Mapping[str, Any]],
+    total_events: int,
+    reasons: Mapping[str, str] | None = None,
+) -> str:
     mid, rid = str(run.get("mission_id")), str(run.get("run_id"))
     base = f"missions://missions/{mid}/runs/{rid}"
     reasons = reasons or {}
     shown = stopped_at(steps) if run.get("status") in FINISHED else None
-    failed = [f"{inert(step_id, 80)}: {inert(reason)}" for step_id, reason in reasons.items()
-              if shown is None or step_id != str(shown.get("step_id"))]
+    failed = [
+        f"{inert(step_id, 80)}: {inert(reason)}"
+        for step_id, reason in reasons.items()
+        if shown is None or step_id != str(shown.get("step_id"))
+    ]
     facts = [
         f"- Mission: {_mission_name(mission)} ({inert(mid, 80)})",
         f"- Status: {token(run.get('status'))}",

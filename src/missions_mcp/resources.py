@@ -64,25 +64,59 @@ _BASE = "missions://missions/{mission_id}"
 _RUN = _BASE + "/runs/{run_id}"
 
 TEMPLATES: tuple[types.ResourceTemplate, ...] = (
-    types.ResourceTemplate(name="mission", title="Mission", uri_template=_BASE, mime_type=MARKDOWN,
-                           description="A mission's definition and its most recent runs."),
-    types.ResourceTemplate(name="run", title="Run", uri_template=_RUN, mime_type=MARKDOWN,
-                           description="A run at a glance: status, progress, current step, last events, "
-                                       "result or error, timings."),
-    types.ResourceTemplate(name="plan", title="Plan", uri_template=_RUN + "/plan", mime_type=MARKDOWN,
-                           description="A run's plan as a nested checklist: [x] completed, [ ] pending, "
-                                       "[~] in progress, [-] skipped, [!] failed."),
-    types.ResourceTemplate(name="plan.json", title="Plan (JSON)", uri_template=_RUN + "/plan.json",
-                           mime_type=JSON_MIME, description="A run's plan as a JSON tree with progress counts."),
-    types.ResourceTemplate(name="events", title="Events", uri_template=_RUN + "/events{?page}", mime_type=MARKDOWN,
-                           description=f"A run's event timeline: the newest {EVENTS_PAGE} events, or page N "
-                                       f"({EVENTS_PAGE} per page, oldest first) with ?page=N."),
+    types.ResourceTemplate(
+        name="mission",
+        title="Mission",
+        uri_template=_BASE,
+        mime_type=MARKDOWN,
+        description="A mission's definition and its most recent runs.",
+    ),
+    types.ResourceTemplate(
+        name="run",
+        title="Run",
+        uri_template=_RUN,
+        mime_type=MARKDOWN,
+        description="A run at a glance: status, progress, current step, last events, result or error, timings.",
+    ),
+    types.ResourceTemplate(
+        name="plan",
+        title="Plan",
+        uri_template=_RUN + "/plan",
+        mime_type=MARKDOWN,
+        description="A run's plan as a nested checklist: [x] completed, [ ] pending, "
+        "[~] in progress, [-] skipped, [!] failed.",
+    ),
+    types.ResourceTemplate(
+        name="plan.json",
+        title="Plan (JSON)",
+        uri_template=_RUN + "/plan.json",
+        mime_type=JSON_MIME,
+        description="A run's plan as a JSON tree with progress counts.",
+    ),
+    types.ResourceTemplate(
+        name="events",
+        title="Events",
+        uri_template=_RUN + "/events{?page}",
+        mime_type=MARKDOWN,
+        description=f"A run's event timeline: the newest {EVENTS_PAGE} events, or page N "
+        f"({EVENTS_PAGE} per page, oldest first) with ?page=N.",
+    ),
 )
 _STATIC: tuple[types.Resource, ...] = (
-    types.Resource(uri=RECENT_RUNS_URI, name="recent runs", title="Recent runs", mime_type=MARKDOWN,
-                   description=f"The {RECENT_RUNS} newest runs of all missions."),
-    types.Resource(uri=RECENT_EVENTS_URI, name="recent events", title="Recent events", mime_type=MARKDOWN,
-                   description=f"The {EVENTS_PAGE} newest events of all runs."),
+    types.Resource(
+        uri=RECENT_RUNS_URI,
+        name="recent runs",
+        title="Recent runs",
+        mime_type=MARKDOWN,
+        description=f"The {RECENT_RUNS} newest runs of all missions.",
+    ),
+    types.Resource(
+        uri=RECENT_EVENTS_URI,
+        name="recent events",
+        title="Recent events",
+        mime_type=MARKDOWN,
+        description=f"The {EVENTS_PAGE} newest events of all runs.",
+    ),
 )
 
 _URI = re.compile(
@@ -205,10 +239,16 @@ class Resources:
         for run in runs:
             mid, rid, status = str(run.get("mission_id")), str(run.get("run_id")), r.clip(run.get("status"), 20)
             mission = r.clip(names.get(mid) or mid[:8], 60)
+            started = r.when(run.get("started_at"))
             for view, title in (("", "Run"), ("plan", "Plan"), ("events", "Events")):
-                resources.append(types.Resource(
-                    uri=run_uri(mid, rid, view), name=f"{view or 'run'} {rid}", mime_type=MARKDOWN,
-                    title=f"{title} of run {rid[:8]} of {mission} ({status}, started {r.when(run.get('started_at'))})"))
+                resources.append(
+                    types.Resource(
+                        uri=run_uri(mid, rid, view),
+                        name=f"{view or 'run'} {rid}",
+                        mime_type=MARKDOWN,
+                        title=f"{title} of run {rid[:8]} of {mission} ({status}, started {started})",
+                    )
+                )
         return types.ListResourcesResult(resources=resources)
 
     async def read_resource(self, ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
@@ -220,8 +260,11 @@ class Resources:
         """The text and MIME type of a view; :class:`MCPError` for an unknown view or failed read."""
         ref = parse_uri(uri)
         if ref is None:
-            raise not_found(uri, "This server serves missions:// views: missions://runs/recent, "
-                                 "missions://events/recent and " + ", ".join(t.uri_template for t in TEMPLATES) + ".")
+            raise not_found(
+                uri,
+                "This server serves missions:// views: missions://runs/recent, "
+                "missions://events/recent and " + ", ".join(t.uri_template for t in TEMPLATES) + ".",
+            )
         try:
             return await self._render(ref)
         except (NotFoundError, ArgumentError) as exc:
@@ -288,8 +331,9 @@ class Resources:
             events, meta = await fetch_page(self.client, "list_events", **ids, page=ref.page, page_size=EVENTS_PAGE)
             total = int(meta.get("total_results", len(events)))
             first = (ref.page - 1) * EVENTS_PAGE + 1
-        return r.events_markdown(run_uri(ref.mission_id, ref.run_id, "events"), ref.run_id, events, first, total,
-                                 ref.page, EVENTS_PAGE)
+        return r.events_markdown(
+            run_uri(ref.mission_id, ref.run_id, "events"), ref.run_id, events, first, total, ref.page, EVENTS_PAGE
+        )
 
     async def _mission_names(self) -> dict[str, str]:
         """Mission id → name, of the 100 newest missions; empty when they cannot be read."""

@@ -139,8 +139,12 @@ def output_schema(model: type[BaseModel], *, keep: tuple[str, ...] | None = None
     if item is data:
         receipt: dict[str, Any] = _guaranteed(dict(item), nullable=False)
         return receipt
-    return {"type": "object", "properties": {"data": _guaranteed(data, nullable=False)}, "required": ["data"],
-            "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": {"data": _guaranteed(data, nullable=False)},
+        "required": ["data"],
+        "additionalProperties": False,
+    }
 
 
 def _guaranteed(node: Any, *, nullable: bool) -> Any:

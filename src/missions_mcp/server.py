@@ -40,11 +40,19 @@ class MissionsServer:
         self.client = client or MissionsClient(settings)
         self.operations = select_operations(settings)
         in_process = settings.resolved_backend == "local"
-        self.subscriptions = Subscriptions(self.client, watch_interval=settings.watch_interval,
-                                           change_marker=self.client.change_marker if in_process else None)
+        self.subscriptions = Subscriptions(
+            self.client,
+            watch_interval=settings.watch_interval,
+            change_marker=self.client.change_marker if in_process else None,
+        )
         self.client_log = ClientLog()
-        self.tools = Tools(self.client, self.operations, open_world=settings.resolved_backend == "remote",
-                           after_call=self.subscriptions.after_call, log=self.client_log.log)
+        self.tools = Tools(
+            self.client,
+            self.operations,
+            open_world=settings.resolved_backend == "remote",
+            after_call=self.subscriptions.after_call,
+            log=self.client_log.log,
+        )
         self.resources = Resources(self.client)
         self.completions = Completions(self.client)
         self.prompts = Prompts(self.resources, (op.name for op in self.operations))

@@ -87,6 +87,7 @@ RETRY_INTERVAL_MS = 1000
 
 # -- what a bind needs
 
+
 @dataclass(frozen=True)
 class HttpProtection:
     policy: HostPolicy
@@ -116,8 +117,11 @@ def http_protection(settings: Settings) -> HttpProtection:
     if settings.public_url:
         endpoint = settings.public_url.rstrip("/")
     else:
-        shown = settings.host if not is_wildcard(settings.host) else next(
-            name for name, _ in sorted(policy.hosts, key=str) if not is_loopback(name))
+        shown = (
+            settings.host
+            if not is_wildcard(settings.host)
+            else next(name for name, _ in sorted(policy.hosts, key=str) if not is_loopback(name))
+        )
         shown = f"[{shown}]" if ":" in shown else shown
         endpoint = f"http://{shown}:{settings.port}{_endpoint_path(settings)}"
     auth = authentication(settings, resource_url=endpoint)
@@ -134,11 +138,11 @@ def _transport_security(policy: HostPolicy) -> TransportSecuritySettings:
     # The HostGuard in front already checked every request; the SDK's own check of its endpoint gets
     # the same lists, so the two can never disagree (and the SDK's check stays on beyond loopback).
     hosts, origins = policy.sdk_patterns()
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts,
-                                     allowed_origins=origins)
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
 # -- SSE stream resumption (SEP-1699)
+
 
 class MemoryEventStore(EventStore):
     """The last ``max_events`` SSE events of all streams, so a client that lost a stream mid-call
@@ -173,23 +177,27 @@ class MemoryEventStore(EventStore):
 
 # -- the HTTP apps
 
+
 def _metadata_routes(auth: Authentication | None) -> list[BaseRoute]:
     if auth is None or auth.settings.resource_server_url is None:
         return []
-    return list(create_protected_resource_routes(
-        resource_url=auth.settings.resource_server_url,
-        authorization_servers=[auth.settings.issuer_url],
-        scopes_supported=auth.settings.required_scopes,
-        resource_name="missions-mcp",
-    ))
+    return list(
+        create_protected_resource_routes(
+            resource_url=auth.settings.resource_server_url,
+            authorization_servers=[auth.settings.issuer_url],
+            scopes_supported=auth.settings.required_scopes,
+            resource_name="missions-mcp",
+        )
+    )
 
 
 def _protected(app: ASGIApp, auth: Authentication | None) -> ASGIApp:
     """``app`` behind the SDK's bearer check: 401/403 with ``WWW-Authenticate`` naming the metadata."""
     if auth is None:
         return app
-    metadata = build_resource_metadata_url(auth.settings.resource_server_url) \
-        if auth.settings.resource_server_url else None
+    metadata = (
+        build_resource_metadata_url(auth.settings.resource_server_url) if auth.settings.resource_server_url else None
+    )
     return RequireAuthMiddleware(app, auth.settings.required_scopes or [], metadata)
 
 
@@ -235,6 +243,7 @@ def sse_app(server: Server[Any], protection: HttpProtection) -> ASGIApp:
 
 # -- running until a signal
 
+
 def _uvicorn_server(app: ASGIApp, *, host: str, port: int, log_level: str, **options: Any) -> uvicorn.Server:
     import uvicorn
 
@@ -245,8 +254,15 @@ def _uvicorn_server(app: ASGIApp, *, host: str, port: int, log_level: str, **opt
         def capture_signals(self) -> Iterator[None]:
             yield
 
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), log_config=None,
-                            timeout_graceful_shutdown=int(SHUTDOWN_GRACE), **options)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        log_config=None,
+        timeout_graceful_shutdown=int(SHUTDOWN_GRACE),
+        **options,
+    )
     return Server(config)
 
 
@@ -333,8 +349,11 @@ async def _serve_stdio(missions: MissionsServer) -> None:
 
         tg.start_soon(_stop_on_signal, stop)
         async with stdio_server() as (read_stream, write_stream):
-            await missions.server.run(AnsweringReadStream(read_stream, write_stream), write_stream,
-                                      missions.server.create_initialization_options())
+            await missions.server.run(
+                AnsweringReadStream(read_stream, write_stream),
+                write_stream,
+                missions.server.create_initialization_options(),
+            )
         cancel.cancel()  # stdin closed
 
 
@@ -375,17 +394,23 @@ async def serve(settings: Settings, protection: HttpProtection | None = None) ->
 
 # -- the embedded API alone
 
-def api_protection(host: str, tokens: Sequence[str], allowed_hosts: Sequence[str] = (),
-                   allowed_origins: Sequence[str] = ()) -> HostPolicy:
+
+def api_protection(
+    host: str, tokens: Sequence[str], allowed_hosts: Sequence[str] = (), allowed_origins: Sequence[str] = ()
+) -> HostPolicy:
     """The Host/Origin policy of ``missions-mcp api`` on ``host``; refuses an open store beyond loopback."""
     policy = HostPolicy.for_bind(host, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins)
     if is_wildcard(host) and not policy.names_beyond_loopback:
-        raise ValueError(f"--host {host} listens on every interface, but no host name clients use is allowed: "
-                         "add --allowed-hosts NAME")
+        raise ValueError(
+            f"--host {host} listens on every interface, but no host name clients use is allowed: "
+            "add --allowed-hosts NAME"
+        )
     short = [t for t in tokens if len(t) < MIN_TOKEN_LENGTH]
     if short:
-        raise ValueError(f"{len(short)} accepted token(s) shorter than {MIN_TOKEN_LENGTH} characters: use long random "
-                         "ones, e.g. from 'openssl rand -hex 32'")
+        raise ValueError(
+            f"{len(short)} accepted token(s) shorter than {MIN_TOKEN_LENGTH} characters: use long random "
+            "ones, e.g. from 'openssl rand -hex 32'"
+        )
     if policy.reaches_beyond_loopback and not tokens:
         raise ValueError(
             f"refusing to serve the Missions API on {host} without an accepted-token list: anyone who reaches the "
@@ -395,15 +420,26 @@ def api_protection(host: str, tokens: Sequence[str], allowed_hosts: Sequence[str
     return policy
 
 
-async def serve_api(host: str, port: int, db_path: str | os.PathLike[str], *, tokens: Sequence[str] = (),
-                    policy: HostPolicy | None = None, log_level: str = "INFO") -> None:
+async def serve_api(
+    host: str,
+    port: int,
+    db_path: str | os.PathLike[str],
+    *,
+    tokens: Sequence[str] = (),
+    policy: HostPolicy | None = None,
+    log_level: str = "INFO",
+) -> None:
     """Serves the embedded API until a signal; the database is closed on the way out."""
     from .local import create_app, describe_target
     from .local.security import ApiAccess, guarded
 
     policy = policy or api_protection(host, tokens)
     app = guarded(create_app(db_path, page=True), ApiAccess(policy=policy, tokens=tuple(tokens)))
-    logger.info("embedded Missions API on http://%s:%d, database %s (%s)", f"[{host}]" if ":" in host else host,
-                port, describe_target(db_path),
-                f"{len(tokens)} accepted token(s)" if tokens else "one local tenant, any bearer key")
+    logger.info(
+        "embedded Missions API on http://%s:%d, database %s (%s)",
+        f"[{host}]" if ":" in host else host,
+        port,
+        describe_target(db_path),
+        f"{len(tokens)} accepted token(s)" if tokens else "one local tenant, any bearer key",
+    )
     await _run_uvicorn(_uvicorn_server(app, host=host, port=port, log_level=log_level, access_log=False))

@@ -50,8 +50,9 @@ class Subscriptions:
     """The subscribers of the views of one server, in both protocol eras; told of changes by the tools
     (:meth:`after_call`) and by the :class:`Watcher`."""
 
-    def __init__(self, client: MissionsClient, *, watch_interval: float = 0.0,
-                 change_marker: Callable[[], object] | None = None):
+    def __init__(
+        self, client: MissionsClient, *, watch_interval: float = 0.0, change_marker: Callable[[], object] | None = None
+    ):
         self.client = client
         self.bus = InMemorySubscriptionBus()
         self._listen = ListenHandler(self.bus)
@@ -168,8 +169,9 @@ class Watcher:
     """Changes made elsewhere (another process on the store, the hosted API): noticed by comparing each
     subscribed view's fingerprint, on a timer (``watch_interval``) or when the store's change marker moves."""
 
-    def __init__(self, subscriptions: Subscriptions, *, watch_interval: float,
-                 change_marker: Callable[[], object] | None):
+    def __init__(
+        self, subscriptions: Subscriptions, *, watch_interval: float, change_marker: Callable[[], object] | None
+    ):
         self.subscriptions = subscriptions
         self.client = subscriptions.client
         self.watch_interval = watch_interval
@@ -287,7 +289,6 @@ class Watcher:
                 yield {}
             finally:
                 tg.cancel_scope.cancel()
-
 
 
 def _run_marks(runs: list[dict[str, Any]]) -> tuple[Any, ...]:

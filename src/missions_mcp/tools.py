@@ -72,8 +72,10 @@ def instructions(operations: Iterable[Operation]) -> str:
         return REPORTING
     readers = [name for name in _READERS if name in enabled]
     tools = f" with {', '.join(readers)}" if readers else ""
-    return (f"Follow the multi-step work agents report as missions, runs, plans and events{tools}. "
-            "The missions:// resources show each run, its plan and its event timeline.")
+    return (
+        f"Follow the multi-step work agents report as missions, runs, plans and events{tools}. "
+        "The missions:// resources show each run, its plan and its event timeline."
+    )
 
 
 def select_operations(settings: Settings) -> tuple[Operation, ...]:
@@ -198,8 +200,15 @@ def _json_path(path: Iterable[Any]) -> str:
 class Tools:
     """The tools of one server: the enabled operations, listed and called."""
 
-    def __init__(self, client: MissionsClient, operations: tuple[Operation, ...], *, open_world: bool,
-                 after_call: AfterCall | None = None, log: LogToClient | None = None):
+    def __init__(
+        self,
+        client: MissionsClient,
+        operations: tuple[Operation, ...],
+        *,
+        open_world: bool,
+        after_call: AfterCall | None = None,
+        log: LogToClient | None = None,
+    ):
         self.client = client
         self.operations = operations
         self._by_name = {op.name: op for op in operations}
@@ -232,8 +241,11 @@ class Tools:
             await self._after_call(op, args, result)
         if self._log is not None:
             target = describe_target(op, args)
-            await self._log(ctx, "debug" if op.read_only else "info",
-                            f"{op.name} done" if target == op.name else f"{op.name} done: {target}")
+            await self._log(
+                ctx,
+                "debug" if op.read_only else "info",
+                f"{op.name} done" if target == op.name else f"{op.name} done: {target}",
+            )
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=_dump(structured))], structured_content=structured
         )
@@ -251,17 +263,62 @@ class Tools:
 
 
 # What a model calls a tool when it guesses the name: its words, mapped onto the catalogue's.
-_NOUNS = {"step": "plan_step", "task": "plan_step", "todo": "plan_step", "run": "run", "job": "run",
-          "session": "run", "plan": "plan", "steps": "plan_steps", "event": "event", "log": "event", "note": "event",
-          "message": "event", "mission": "mission", "project": "mission", "agent": "agent", "missions": "missions",
-          "runs": "runs", "events": "events"}
-_VERBS = {"finish": "update", "complete": "update", "end": "update", "close": "update", "done": "update",
-          "mark": "update", "set": "update", "fail": "update", "succeed": "update", "stop": "update",
-          "change": "update", "edit": "update", "update": "update", "create": "create", "new": "create",
-          "make": "create", "add": "add", "append": "add", "begin": "start", "start": "start", "launch": "start",
-          "open": "start", "log": "log", "record": "log", "report": "log", "write": "log", "get": "get",
-          "show": "get", "read": "get", "fetch": "get", "view": "get", "list": "list", "find": "list",
-          "search": "list"}
+_NOUNS = {
+    "step": "plan_step",
+    "task": "plan_step",
+    "todo": "plan_step",
+    "run": "run",
+    "job": "run",
+    "session": "run",
+    "plan": "plan",
+    "steps": "plan_steps",
+    "event": "event",
+    "log": "event",
+    "note": "event",
+    "message": "event",
+    "mission": "mission",
+    "project": "mission",
+    "agent": "agent",
+    "missions": "missions",
+    "runs": "runs",
+    "events": "events",
+}
+_VERBS = {
+    "finish": "update",
+    "complete": "update",
+    "end": "update",
+    "close": "update",
+    "done": "update",
+    "mark": "update",
+    "set": "update",
+    "fail": "update",
+    "succeed": "update",
+    "stop": "update",
+    "change": "update",
+    "edit": "update",
+    "update": "update",
+    "create": "create",
+    "new": "create",
+    "make": "create",
+    "add": "add",
+    "append": "add",
+    "begin": "start",
+    "start": "start",
+    "launch": "start",
+    "open": "start",
+    "log": "log",
+    "record": "log",
+    "report": "log",
+    "write": "log",
+    "get": "get",
+    "show": "get",
+    "read": "get",
+    "fetch": "get",
+    "view": "get",
+    "list": "list",
+    "find": "list",
+    "search": "list",
+}
 
 
 def by_meaning(name: str) -> list[str]:

@@ -29,9 +29,21 @@ class ApiProcess:
     def spawn(self) -> ApiProcess:
         """Starts the process without waiting for it to answer."""
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "missions_mcp", "api", "--port", str(self.port), "--db", str(self.db),
-             "--log-level", "WARNING"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=clean_env(),
+            [
+                sys.executable,
+                "-m",
+                "missions_mcp",
+                "api",
+                "--port",
+                str(self.port),
+                "--db",
+                str(self.db),
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=clean_env(),
         )
         return self
 

@@ -63,9 +63,14 @@ class Api:
         assert r.status_code == 201, r.text
         run_id = r.json()["data"]["run_id"]
         if status is not None:
-            for step in {"running": ["running"], "paused": ["running", "paused"],
-                         "succeeded": ["running", "succeeded"], "failed": ["failed"],
-                         "cancelled": ["cancelled"], "pending": []}[status]:
+            for step in {
+                "running": ["running"],
+                "paused": ["running", "paused"],
+                "succeeded": ["running", "succeeded"],
+                "failed": ["failed"],
+                "cancelled": ["cancelled"],
+                "pending": [],
+            }[status]:
                 r = await self.c.patch(f"/ai/missions/{mission_id}/runs/{run_id}", json={"status": step})
                 assert r.status_code == 200, r.text
         return mission_id, run_id

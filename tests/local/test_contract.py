@@ -116,4 +116,3 @@ def test_same_request_bodies(contract, generated):
         assert body.get("required", False) == op["requestBody"].get("required", False), key
         expected = shape(op["requestBody"]["content"]["application/json"]["schema"], contract)
         assert shape(body["content"]["application/json"]["schema"], generated) == expected, key
-

@@ -94,8 +94,9 @@ def stored(db: Path, run_seq: int) -> tuple[Counter[str], Counter[str], str]:
     conn = sqlite3.connect(db)
     try:
         missions = Counter(name for (name,) in conn.execute("SELECT name FROM missions"))
-        events = Counter(s for (s,) in conn.execute("SELECT summary FROM events WHERE run_seq = ? AND type = 'message'",
-                                                     (run_seq,)))
+        events = Counter(
+            s for (s,) in conn.execute("SELECT summary FROM events WHERE run_seq = ? AND type = 'message'", (run_seq,))
+        )
         integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
         conn.close()
@@ -116,8 +117,14 @@ async def test_sigkill_during_a_write_burst_loses_and_doubles_nothing(tmp_path):
         proc = server.proc
         assert proc is not None
         with anyio.fail_after(120):
-            await burst(server.base, events_path, ledger, round_, rng.randint(100, 300),
-                        lambda pid=proc.pid: os.kill(pid, signal.SIGKILL))
+            await burst(
+                server.base,
+                events_path,
+                ledger,
+                round_,
+                rng.randint(100, 300),
+                lambda pid=proc.pid: os.kill(pid, signal.SIGKILL),
+            )
         proc.wait(timeout=10)
         server = ApiProcess(db).start()
         async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
@@ -140,10 +147,12 @@ async def test_sigkill_during_a_write_burst_loses_and_doubles_nothing(tmp_path):
     lost = [i for i, w in expected.items() if (missions if w.kind == "mission" else events)[i] == 0]
     doubled = [name for name, n in (missions + events).items() if n > 1]
     unasked = set(missions) - set(expected) - {"crash"} | set(events) - set(expected)
-    print(f"\ncrash proof: {len(expected)} writes acknowledged ({sum(w.kind == 'mission' for w in expected.values())}"
-          f" missions, {sum(w.kind == 'event' for w in expected.values())} events) by {CLIENTS} clients across"
-          f" {KILLS} SIGKILLs; {resent} in-flight resent ({replayed} replayed as stored before the kill);"
-          f" lost {len(lost)}, doubled {len(doubled)}, integrity {integrity}")
+    print(
+        f"\ncrash proof: {len(expected)} writes acknowledged ({sum(w.kind == 'mission' for w in expected.values())}"
+        f" missions, {sum(w.kind == 'event' for w in expected.values())} events) by {CLIENTS} clients across"
+        f" {KILLS} SIGKILLs; {resent} in-flight resent ({replayed} replayed as stored before the kill);"
+        f" lost {len(lost)}, doubled {len(doubled)}, integrity {integrity}"
+    )
     assert lost == [] and doubled == [] and not unasked
     assert integrity == "ok"
     assert resent >= KILLS - 1, "each kill should catch requests in flight"
@@ -192,8 +201,9 @@ async def test_two_processes_given_the_same_key_at_once_create_one_resource(tmp_
                 assert [r.status_code for r in answers] == [201] * 4, [r.text for r in answers]
                 assert sum(r.headers.get("idempotent-replayed") == "true" for r in answers) == 3
                 created.append({r.json()["data"]["run_id"] for r in answers})
-            runs = (await http.get(second.base + f"/ai/missions/{mission['mission_id']}/runs",
-                                   params={"page[size]": 1000})).json()
+            runs = (
+                await http.get(second.base + f"/ai/missions/{mission['mission_id']}/runs", params={"page[size]": 1000})
+            ).json()
     finally:
         first.stop()
         second.stop()

@@ -29,8 +29,15 @@ async def test_eight_agents_logging_at_once_lose_nothing(api):
         async def agent(n: int) -> None:
             async with httpx.AsyncClient(base_url=api.base, timeout=30) as own:  # one connection pool each
                 for i in range(per_agent):
-                    r = await own.post(events, json={"type": "message", "summary": f"agent {n} event {i}",
-                                                     "agent_id": f"agent-{n}", "idempotency_key": f"{n}-{i}"})
+                    r = await own.post(
+                        events,
+                        json={
+                            "type": "message",
+                            "summary": f"agent {n} event {i}",
+                            "agent_id": f"agent-{n}",
+                            "idempotency_key": f"{n}-{i}",
+                        },
+                    )
                     if r.status_code != 201:
                         failures.append(f"{r.status_code} {r.text}")
 

@@ -29,8 +29,14 @@ async def test_log_and_get_event(client, api):
 
 @pytest.mark.parametrize(
     "body",
-    [{"type": "message"}, {"summary": "x"}, {"type": "chat", "summary": "x"}, {"type": "message", "summary": ""},
-     {"type": "message", "summary": "x", "payload": "p"}, {"type": "message", "summary": "x", "extra": 1}],
+    [
+        {"type": "message"},
+        {"summary": "x"},
+        {"type": "chat", "summary": "x"},
+        {"type": "message", "summary": ""},
+        {"type": "message", "summary": "x", "payload": "p"},
+        {"type": "message", "summary": "x", "extra": 1},
+    ],
 )
 async def test_log_event_rejects_bad_bodies(client, api, body):
     mid, rid = await api.run()
@@ -72,8 +78,14 @@ async def test_run_events_ordered_filtered_and_paginated(client, api):
     mid, rid = await api.run()
     ids = []
     for i in range(7):
-        r = await api.event(mid, rid, type="tool_call" if i % 2 else "message", summary=f"e{i}",
-                            step_id=f"s{i % 3}", agent_id="x" if i < 3 else "y")
+        r = await api.event(
+            mid,
+            rid,
+            type="tool_call" if i % 2 else "message",
+            summary=f"e{i}",
+            step_id=f"s{i % 3}",
+            agent_id="x" if i < 3 else "y",
+        )
         ids.append(r.json()["data"]["event_id"])
     url = f"/ai/missions/{mid}/runs/{rid}/events"
     body = EventsListResponse.model_validate((await client.get(url)).json())

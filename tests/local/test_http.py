@@ -14,8 +14,16 @@ pytestmark = pytest.mark.anyio
 
 
 def concrete(path: str, **ids: str) -> str:
-    for name in ("mission_id", "run_id", "event_id", "step_id", "telnyx_agent_id", "tool_id",
-                 "knowledge_base_id", "mcp_server_id"):
+    for name in (
+        "mission_id",
+        "run_id",
+        "event_id",
+        "step_id",
+        "telnyx_agent_id",
+        "tool_id",
+        "knowledge_base_id",
+        "mcp_server_id",
+    ):
         path = path.replace("{" + name + "}", ids.get(name, str(uuid.uuid4())))
     return path
 
@@ -54,15 +62,19 @@ async def test_v2_and_plain_share_data(client):
 async def test_idempotency_key_header_replays_creates(client):
     headers = {"Idempotency-Key": "abc"}
     first = await client.post("/ai/missions", json={"name": "m", "model": "x"}, headers=headers)
-    again = await client.post("/v2/ai/missions", content=b'{"model":"x",  "name":"m"}',
-                              headers={**headers, "content-type": "application/json"})
+    again = await client.post(
+        "/v2/ai/missions",
+        content=b'{"model":"x",  "name":"m"}',
+        headers={**headers, "content-type": "application/json"},
+    )
     assert first.status_code == again.status_code == 201 and first.json() == again.json()
     assert again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in first.headers
     assert (await client.get("/ai/missions")).json()["meta"]["total_results"] == 1
     r = await client.post("/ai/missions", json={"name": "other"}, headers=headers)
     assert r.status_code == 409 and "abc" in r.json()["detail"]
-    other_tenant = await client.post("/ai/missions", json={"name": "m", "model": "x"},
-                                     headers={**headers, "Authorization": "Bearer k"})
+    other_tenant = await client.post(
+        "/ai/missions", json={"name": "m", "model": "x"}, headers={**headers, "Authorization": "Bearer k"}
+    )
     assert other_tenant.status_code == 201 and other_tenant.json() != first.json()
     mid = first.json()["data"]["mission_id"]
     run1 = await client.post(f"/ai/missions/{mid}/runs", headers=headers)
@@ -92,11 +104,18 @@ async def test_idempotency_key_header_concurrent_retries_create_once(client):
 
 @pytest.mark.parametrize(
     "content",
-    [b"null", b"[]", b'{"name": "x", "extra": "\\udc80"}',
-     b'{"name": "x", "metadata": {"k": "\\udc80"}, "q": "\\udc80"}',
-     b"1e999", b'{"name": "\\ud800"}', b'{"name": "x", "metadata": {"a": Infinity}}', b"\xff\xfe",
-     b'{"steps": [{"step_id": "a", "description": "d", "sequence": 1e400}]}',
-     b'{"name": ' + b"[" * 2000 + b"]" * 2000 + b"}"],
+    [
+        b"null",
+        b"[]",
+        b'{"name": "x", "extra": "\\udc80"}',
+        b'{"name": "x", "metadata": {"k": "\\udc80"}, "q": "\\udc80"}',
+        b"1e999",
+        b'{"name": "\\ud800"}',
+        b'{"name": "x", "metadata": {"a": Infinity}}',
+        b"\xff\xfe",
+        b'{"steps": [{"step_id": "a", "description": "d", "sequence": 1e400}]}',
+        b'{"name": ' + b"[" * 2000 + b"]" * 2000 + b"}",
+    ],
 )
 async def test_bad_input_never_500(client, content):
     mid = (await client.post("/ai/missions", json={"name": "m"})).json()["data"]["mission_id"]
@@ -124,9 +143,13 @@ async def test_state_conflicts_tell_clients_not_to_retry(client):
 
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
-    [("PATCH", "/ai/missions", "GET, POST"), ("POST", "/ai/missions/{mid}", "DELETE, GET, PUT"),
-     ("DELETE", "/v2/ai/missions/{mid}/runs/{rid}/events", "GET, POST"),
-     ("PUT", "/ai/missions/{mid}/runs/{rid}", "GET, PATCH"), ("GET", "/ai/missions/{mid}/runs/{rid}/cancel", "POST")],
+    [
+        ("PATCH", "/ai/missions", "GET, POST"),
+        ("POST", "/ai/missions/{mid}", "DELETE, GET, PUT"),
+        ("DELETE", "/v2/ai/missions/{mid}/runs/{rid}/events", "GET, POST"),
+        ("PUT", "/ai/missions/{mid}/runs/{rid}", "GET, PATCH"),
+        ("GET", "/ai/missions/{mid}/runs/{rid}/cancel", "POST"),
+    ],
 )
 async def test_405_names_every_method_of_the_path(client, api, method, path, allow):
     mid, rid = await api.run()

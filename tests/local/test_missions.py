@@ -23,8 +23,14 @@ async def test_create_and_get_mission(client):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"name": ""}, {"name": "x", "execution_mode": "bogus"}, {"name": "x", "extra": 1},
-     {"name": "x", "metadata": [1]}, {"name": 5}],
+    [
+        {},
+        {"name": ""},
+        {"name": "x", "execution_mode": "bogus"},
+        {"name": "x", "extra": 1},
+        {"name": "x", "metadata": [1]},
+        {"name": 5},
+    ],
 )
 async def test_create_mission_rejects_bad_bodies(client, body):
     r = await client.post("/ai/missions", json=body)

@@ -25,10 +25,13 @@ def test_xdg_data_home_then_local_share(monkeypatch, tmp_path):
     assert default_db_path() == tmp_path / "home" / ".local" / "share" / "missions-mcp" / "missions.db"
 
 
-@pytest.mark.parametrize(("platform", "env", "expected"), [
-    ("darwin", {}, Path("Library") / "Application Support" / "missions-mcp" / "missions.db"),
-    ("win32", {"LOCALAPPDATA": "LAD"}, None),
-])
+@pytest.mark.parametrize(
+    ("platform", "env", "expected"),
+    [
+        ("darwin", {}, Path("Library") / "Application Support" / "missions-mcp" / "missions.db"),
+        ("win32", {"LOCALAPPDATA": "LAD"}, None),
+    ],
+)
 def test_other_platforms(monkeypatch, tmp_path, platform, env, expected):
     monkeypatch.delenv("MISSIONS_DB", raising=False)
     monkeypatch.setattr(sys, "platform", platform)

@@ -111,7 +111,9 @@ ALLOWED = {
     "pending": {"running", "cancelled", "failed"},
     "running": {"paused", "succeeded", "failed", "cancelled"},
     "paused": {"running", "cancelled", "failed"},
-    "succeeded": set(), "failed": set(), "cancelled": set(),
+    "succeeded": set(),
+    "failed": set(),
+    "cancelled": set(),
 }
 
 

@@ -77,8 +77,13 @@ def existing(app: Any) -> dict[str, str]:
     plans.create_plan(store, KEY, mission_id, run_id, [{"step_id": "s1", "description": "d", "sequence": 1}])
     event = runs.log_event(store, KEY, mission_id, run_id, {"type": "message", "summary": "x"})["data"]
     plans.link_agent(store, KEY, mission_id, run_id, "agent-1")
-    ids = {"mission_id": mission_id, "run_id": run_id, "step_id": "s1", "event_id": event["event_id"],
-           "telnyx_agent_id": "agent-1"}
+    ids = {
+        "mission_id": mission_id,
+        "run_id": run_id,
+        "step_id": "s1",
+        "event_id": event["event_id"],
+        "telnyx_agent_id": "agent-1",
+    }
     for kind in RESOURCE_KINDS.values():
         made = missions.create_resource(store, KEY, kind, mission_id, {"name": "r"})["data"]
         ids[kind.id_field] = made[kind.id_field]
@@ -103,8 +108,10 @@ def figures() -> Any:
     yield
     total = sum(answered.values())
     by_status = ", ".join(f"{status}: {n}" for status, n in sorted(answered.items()))
-    print(f"\ncontract proof: {total} generated requests over 41 operations; answers by status: {by_status};"
-          f" 5xx: {sum(n for status, n in answered.items() if status >= 500)}")
+    print(
+        f"\ncontract proof: {total} generated requests over 41 operations; answers by status: {by_status};"
+        f" 5xx: {sum(n for status, n in answered.items() if status >= 500)}"
+    )
 
 
 @schema.parametrize()

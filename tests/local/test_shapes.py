@@ -38,20 +38,28 @@ async def test_answers_carry_exactly_the_contract_fields(client, schemas):
     base = f"/ai/missions/{mid}/runs/{run['run_id']}"
     _check((await client.patch(base, json={"status": "running"})).json()["data"], "MissionRunData", schemas)
     _check((await client.get("/ai/missions/runs")).json()["data"], "MissionRunData", schemas)
-    steps = (await client.post(base + "/plan", json={"steps": [{"step_id": "s", "description": "d",
-                                                                "sequence": 1}]})).json()["data"]
+    steps = (
+        await client.post(base + "/plan", json={"steps": [{"step_id": "s", "description": "d", "sequence": 1}]})
+    ).json()["data"]
     _check(steps, "PlanStepData", schemas)
-    _check((await client.patch(base + "/plan/steps/s", json={"status": "in_progress"})).json()["data"],
-           "PlanStepData", schemas)
+    _check(
+        (await client.patch(base + "/plan/steps/s", json={"status": "in_progress"})).json()["data"],
+        "PlanStepData",
+        schemas,
+    )
     _check((await client.get(base + "/plan")).json()["data"], "PlanStepData", schemas)
-    event = (await client.post(base + "/events", json={"type": "message", "summary": "x",
-                                                        "idempotency_key": "k"})).json()["data"]
+    event = (
+        await client.post(base + "/events", json={"type": "message", "summary": "x", "idempotency_key": "k"})
+    ).json()["data"]
     _check(event, "EventData", schemas)
     _check((await client.get(base + "/events")).json()["data"], "EventData", schemas)
     _check((await client.get("/ai/missions/events")).json()["data"], "EventData", schemas)
     _check((await client.get(f"{base}/events/{event['event_id']}")).json()["data"], "EventData", schemas)
-    _check((await client.post(base + "/telnyx-agents", json={"telnyx_agent_id": "a"})).json()["data"],
-           "TelnyxAgentData", schemas)
+    _check(
+        (await client.post(base + "/telnyx-agents", json={"telnyx_agent_id": "a"})).json()["data"],
+        "TelnyxAgentData",
+        schemas,
+    )
     _check((await client.get(base + "/telnyx-agents")).json()["data"], "TelnyxAgentData", schemas)
     _check((await client.post(f"/ai/missions/{mid}/clone")).json()["data"], "MissionData", schemas)
 

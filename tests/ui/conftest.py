@@ -38,11 +38,15 @@ class Agent:
         """A run that failed at step s2 (whose reason is in its step_failed event), s3 never started."""
         ids = await self.run(await self.mission("Ship the release"))
         await self.call("update_run", **ids, status="running")
-        await self.call("create_plan", **ids, steps=[
-            {"step_id": "s1", "description": "Build", "sequence": 1},
-            {"step_id": "s2", "description": "Run the migrations", "sequence": 2},
-            {"step_id": "s3", "description": "Announce", "sequence": 3},
-        ])
+        await self.call(
+            "create_plan",
+            **ids,
+            steps=[
+                {"step_id": "s1", "description": "Build", "sequence": 1},
+                {"step_id": "s2", "description": "Run the migrations", "sequence": 2},
+                {"step_id": "s3", "description": "Announce", "sequence": 3},
+            ],
+        )
         await self.call("update_plan_step", **ids, step_id="s1", status="in_progress")
         await self.call("update_plan_step", **ids, step_id="s1", status="completed")
         await self.call("update_plan_step", **ids, step_id="s2", status="in_progress")

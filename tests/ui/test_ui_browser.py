@@ -21,14 +21,23 @@ pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 CHROMIUM = "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 WAIT_MS = 15_000
 """How long a test waits for the page to show a change (the bound is measured in bench/bench_ui.py)."""
 
-HOSTILE = ('<script>window.__pwned=1</script> <img src=x onerror="window.__pwned=1;alert(1)"> '
-           "[click me](javascript:window.__pwned=1) javascript:alert(1) ![i](/x.png) **bold** "
-           '"><svg onload="window.__pwned=1"> <iframe src="javascript:alert(1)"></iframe>')
+HOSTILE = (
+    '<script>window.__pwned=1</script> <img src=x onerror="window.__pwned=1;alert(1)"> '
+    "[click me](javascript:window.__pwned=1) javascript:alert(1) ![i](/x.png) **bold** "
+    '"><svg onload="window.__pwned=1"> <iframe src="javascript:alert(1)"></iframe>'
+)
 
 
 @pytest.fixture
@@ -51,8 +60,9 @@ def ui(db: Path) -> Any:
 
 @asynccontextmanager
 async def stdio_agent(db: Path) -> AsyncIterator[Any]:
-    server = StdioServerParameters(command=sys.executable, args=["-m", "missions_mcp", "--db", str(db)],
-                                   env=clean_env())
+    server = StdioServerParameters(
+        command=sys.executable, args=["-m", "missions_mcp", "--db", str(db)], env=clean_env()
+    )
     async with Client(server, mode="legacy") as client:
         yield client
 
@@ -113,28 +123,53 @@ async def test_an_agent_works_and_the_page_follows_without_reload(browser, ui, d
         await shows(page, "document.querySelector('.summary .status').textContent.includes('running')")
         await shows(runs_page, "document.querySelector('.runs .status').textContent.includes('running')")
 
-        await tool(agent, "create_plan", **ids, steps=[
-            {"step_id": "s1", "description": "Reproduce the failure", "sequence": 1},
-            {"step_id": "s2", "description": "Find the race", "sequence": 2},
-            {"step_id": "s2.1", "description": "Read the fixture", "sequence": 1, "parent_step_id": "s2"},
-            {"step_id": "s3", "description": "Fix the fixture", "sequence": 3},
-        ])
+        await tool(
+            agent,
+            "create_plan",
+            **ids,
+            steps=[
+                {"step_id": "s1", "description": "Reproduce the failure", "sequence": 1},
+                {"step_id": "s2", "description": "Find the race", "sequence": 2},
+                {"step_id": "s2.1", "description": "Read the fixture", "sequence": 1, "parent_step_id": "s2"},
+                {"step_id": "s3", "description": "Fix the fixture", "sequence": 3},
+            ],
+        )
         await shows(page, "document.querySelectorAll('.step').length === 4")
         await shows(page, "document.querySelector('.step .step .sid').textContent === 's2.1'")  # nested
 
         await tool(agent, "update_plan_step", **ids, step_id="s1", status="in_progress")
         await shows(page, "document.querySelector('.step.focus .sid').textContent === 's1'")
-        await tool(agent, "log_event", **ids, type="tool_call", step_id="s1", summary="pytest -k login x50",
-                   payload={"call_id": "c1", "cmd": "pytest -k login"})
+        await tool(
+            agent,
+            "log_event",
+            **ids,
+            type="tool_call",
+            step_id="s1",
+            summary="pytest -k login x50",
+            payload={"call_id": "c1", "cmd": "pytest -k login"},
+        )
         await shows(page, timeline_has("pytest -k login x50"))
-        await tool(agent, "log_event", **ids, type="tool_result", step_id="s1", summary="3 of 50 failed",
-                   payload={"call_id": "c1", "failed": 3})
-        await shows(page, "document.querySelector('.ev .result') && "
-                          "document.querySelector('.ev .result').textContent.includes('3 of 50 failed')")
+        await tool(
+            agent,
+            "log_event",
+            **ids,
+            type="tool_result",
+            step_id="s1",
+            summary="3 of 50 failed",
+            payload={"call_id": "c1", "failed": 3},
+        )
+        await shows(
+            page,
+            "document.querySelector('.ev .result') && "
+            "document.querySelector('.ev .result').textContent.includes('3 of 50 failed')",
+        )
         await tool(agent, "update_plan_step", **ids, step_id="s1", status="completed")
         await tool(agent, "update_plan_step", **ids, step_id="s2", status="in_progress")
-        await shows(page, "document.querySelector('.step.focus .sid').textContent === 's2' && "
-                          "document.querySelector('progress').value === 1")
+        await shows(
+            page,
+            "document.querySelector('.step.focus .sid').textContent === 's2' && "
+            "document.querySelector('progress').value === 1",
+        )
         assert await page.evaluate("window.__sameDocument") is True  # every change came without a reload
 
         # Paused: nothing changes, however long; resumed: the page catches up at once.
@@ -150,8 +185,11 @@ async def test_an_agent_works_and_the_page_follows_without_reload(browser, ui, d
 
         await tool(agent, "update_plan_step", **ids, step_id="s2", status="failed")
         await tool(agent, "log_event", **ids, type="step_failed", step_id="s2", summary="teardown still races")
-        await shows(page, "document.querySelector('.st-failed .reason') && "
-                          "document.querySelector('.st-failed .reason').textContent.includes('teardown still races')")
+        await shows(
+            page,
+            "document.querySelector('.st-failed .reason') && "
+            "document.querySelector('.st-failed .reason').textContent.includes('teardown still races')",
+        )
 
         # Filters: by type, then by step, through the page's own controls.
         await page.select_option("select[name=type]", "tool_call")
@@ -182,18 +220,33 @@ async def test_hostile_text_in_every_field_never_runs(browser, ui, db, agent):
     mission_id = await agent.mission(HOSTILE, description=HOSTILE)
     ids = await agent.run(mission_id, input={"prompt": HOSTILE})
     await agent.call("update_run", **ids, status="running")
-    await agent.call("create_plan", **ids, steps=[
-        {"step_id": "s1", "description": HOSTILE, "sequence": 1},
-        {"step_id": HOSTILE[:60], "description": HOSTILE * 3, "sequence": 2},
-    ])
+    await agent.call(
+        "create_plan",
+        **ids,
+        steps=[
+            {"step_id": "s1", "description": HOSTILE, "sequence": 1},
+            {"step_id": HOSTILE[:60], "description": HOSTILE * 3, "sequence": 2},
+        ],
+    )
     await agent.call("update_plan_step", **ids, step_id="s1", status="failed")
     for kind in ("tool_call", "tool_result", "step_failed", "message"):
-        await agent.call("log_event", **ids, type=kind, summary=HOSTILE, step_id="s1", agent_id=HOSTILE[:40],
-                         payload={"html": HOSTILE, HOSTILE[:30]: [HOSTILE]})
+        await agent.call(
+            "log_event",
+            **ids,
+            type=kind,
+            summary=HOSTILE,
+            step_id="s1",
+            agent_id=HOSTILE[:40],
+            payload={"html": HOSTILE, HOSTILE[:30]: [HOSTILE]},
+        )
     await agent.call("link_agent", **ids, telnyx_agent_id=HOSTILE[:50])
 
-    urls = [f"{ui}/", f"{ui}/runs", f"{ui}/runs?mission={mission_id}",
-            f"{ui}/missions/{ids['mission_id']}/runs/{ids['run_id']}"]
+    urls = [
+        f"{ui}/",
+        f"{ui}/runs",
+        f"{ui}/runs?mission={mission_id}",
+        f"{ui}/missions/{ids['mission_id']}/runs/{ids['run_id']}",
+    ]
     for url in urls:
         page = await watch(browser, url)
         await anyio.sleep(0.3)
@@ -203,10 +256,17 @@ async def test_hostile_text_in_every_field_never_runs(browser, ui, db, agent):
             for summary in await page.query_selector_all("details > summary"):
                 await summary.click()
             # And what arrives live goes through the other path (regions swapped in by the script).
-            await agent.call("log_event", **ids, type="error", summary="live " + HOSTILE, step_id="s1",
-                             payload={"x": HOSTILE})
-            await agent.call("update_run", **ids, status="failed", error=HOSTILE, result_summary=HOSTILE,
-                             result_payload={"x": HOSTILE})
+            await agent.call(
+                "log_event", **ids, type="error", summary="live " + HOSTILE, step_id="s1", payload={"x": HOSTILE}
+            )
+            await agent.call(
+                "update_run",
+                **ids,
+                status="failed",
+                error=HOSTILE,
+                result_summary=HOSTILE,
+                result_payload={"x": HOSTILE},
+            )
             await shows(page, "document.querySelector('.outcome.error') !== null")
             await shows(page, timeline_has("live <script>"))
         assert await page.evaluate("window.__pwned") is None, url
@@ -271,14 +331,23 @@ async def test_screenshot_of_a_run_page(browser, ui, db, agent, tmp_path):
     """A run page as a person sees it; with UPDATE_SNAPSHOTS=1 the README's screenshots are rewritten."""
     ids = await agent.run(await agent.mission("Fix the flaky login test"))
     await agent.call("update_run", **ids, status="running")
-    await agent.call("create_plan", **ids, steps=[
-        {"step_id": "s1", "description": "Reproduce the failure", "sequence": 1},
-        {"step_id": "s2", "description": "Find the race", "sequence": 2},
-        {"step_id": "s3", "description": "Fix the fixture", "sequence": 3},
-        {"step_id": "s3.1", "description": "Make teardown wait for the server", "sequence": 1, "parent_step_id": "s3"},
-        {"step_id": "s4", "description": "Run the test 50 times", "sequence": 4},
-        {"step_id": "s5", "description": "Open a pull request", "sequence": 5},
-    ])
+    await agent.call(
+        "create_plan",
+        **ids,
+        steps=[
+            {"step_id": "s1", "description": "Reproduce the failure", "sequence": 1},
+            {"step_id": "s2", "description": "Find the race", "sequence": 2},
+            {"step_id": "s3", "description": "Fix the fixture", "sequence": 3},
+            {
+                "step_id": "s3.1",
+                "description": "Make teardown wait for the server",
+                "sequence": 1,
+                "parent_step_id": "s3",
+            },
+            {"step_id": "s4", "description": "Run the test 50 times", "sequence": 4},
+            {"step_id": "s5", "description": "Open a pull request", "sequence": 5},
+        ],
+    )
     script = [
         ("s1", "tool_call", "pytest tests/test_login.py -k login", {"call_id": "1", "cmd": "pytest -k login"}),
         ("s1", "tool_result", "1 failed, 0 passed", {"call_id": "1", "exit": 1}),
@@ -293,8 +362,9 @@ async def test_screenshot_of_a_run_page(browser, ui, db, agent, tmp_path):
     for step, kind, summary, payload in script:
         if kind == "tool_call" and step != "s3":
             await agent.call("update_plan_step", **ids, step_id=step, status="in_progress")
-        await agent.call("log_event", **ids, type=kind, step_id=step, summary=summary,
-                         **({"payload": payload} if payload else {}))
+        await agent.call(
+            "log_event", **ids, type=kind, step_id=step, summary=summary, **({"payload": payload} if payload else {})
+        )
         if kind == "tool_result" and step in ("s1", "s2"):
             await agent.call("update_plan_step", **ids, step_id=step, status="completed")
         if kind == "error":

@@ -13,20 +13,35 @@ from missions_mcp.ui.feed import ChangeFeed, DataVersionFeed, PollingFeed
 
 
 def step(step_id: str, status: str, seq: int, parent: str | None = None, **extra: object) -> dict[str, object]:
-    return {"step_id": step_id, "status": status, "sequence": seq, "parent_step_id": parent,
-            "description": f"do {step_id}", **extra}
+    return {
+        "step_id": step_id,
+        "status": status,
+        "sequence": seq,
+        "parent_step_id": parent,
+        "description": f"do {step_id}",
+        **extra,
+    }
 
 
 def test_focus_is_the_current_step_while_running_and_where_it_stopped_after():
-    steps = [step("s1", "completed", 1, completed_at="2026-01-01T10:00:05Z"),
-             step("s2", "in_progress", 2), step("s2.1", "in_progress", 1, "s2"), step("s3", "pending", 3)]
+    steps = [
+        step("s1", "completed", 1, completed_at="2026-01-01T10:00:05Z"),
+        step("s2", "in_progress", 2),
+        step("s2.1", "in_progress", 1, "s2"),
+        step("s3", "pending", 3),
+    ]
     assert f.focus_step({"status": "running"}, steps) == (steps[2], "current")
     assert f.focus_step({"status": "cancelled"}, steps) == (steps[2], "stopped")
-    failed = [step("s1", "completed", 1, completed_at="2026-01-01T10:00:05Z"),
-              step("s2", "failed", 2, completed_at="2026-01-01T10:00:09Z"), step("s3", "pending", 3)]
+    failed = [
+        step("s1", "completed", 1, completed_at="2026-01-01T10:00:05Z"),
+        step("s2", "failed", 2, completed_at="2026-01-01T10:00:09Z"),
+        step("s3", "pending", 3),
+    ]
     assert f.focus_step({"status": "failed"}, failed) == (failed[1], "stopped")
-    done = [step("a", "completed", 1, completed_at="2026-01-01T10:00:09Z"),
-            step("b", "completed", 2, completed_at="2026-01-01T10:00:05Z")]
+    done = [
+        step("a", "completed", 1, completed_at="2026-01-01T10:00:09Z"),
+        step("b", "completed", 2, completed_at="2026-01-01T10:00:05Z"),
+    ]
     assert f.focus_step({"status": "succeeded"}, done) == (done[0], "stopped")
     assert f.focus_step({"status": "running"}, done) == (None, "current")
 
@@ -64,8 +79,10 @@ def test_last_activity_is_the_latest_of_run_steps_and_events():
     events = [{"timestamp": "2026-01-01T10:04:00Z"}]
     assert f.last_activity(run, steps, events) == "2026-01-01T10:05:00Z"
     assert f.last_activity(run, [], events) == "2026-01-01T10:04:00Z"
-    assert f.elapsed({"status": "failed", "started_at": "2026-01-01T10:00:00Z",
-                      "finished_at": "2026-01-01T10:06:05Z"}) == "6 min 5 s"
+    assert (
+        f.elapsed({"status": "failed", "started_at": "2026-01-01T10:00:00Z", "finished_at": "2026-01-01T10:06:05Z"})
+        == "6 min 5 s"
+    )
 
 
 def test_plain_text_cannot_drive_a_terminal():
@@ -143,8 +160,15 @@ async def test_polling_feed_ticks_and_a_push_feed_wakes_waiters():
 
 
 def test_latest_compares_times_not_text_across_shapes():
-    stamps = ["2026-01-01T10:00:00Z", "2026-01-01T09:59:59.999999Z", "2026-01-01T10:00:00.5+00:00", None, "x",
-              "2026-01-01T11:00:00+02:00", "2026-01-01T10:00:00.400000Z"]
+    stamps = [
+        "2026-01-01T10:00:00Z",
+        "2026-01-01T09:59:59.999999Z",
+        "2026-01-01T10:00:00.5+00:00",
+        None,
+        "x",
+        "2026-01-01T11:00:00+02:00",
+        "2026-01-01T10:00:00.400000Z",
+    ]
     assert f.latest(stamps) == "2026-01-01T10:00:00.5+00:00"
     assert f.latest([None, ""]) is None
 

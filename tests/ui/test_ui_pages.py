@@ -79,7 +79,7 @@ async def test_a_store_of_500_runs(page: httpx.AsyncClient, agent):
 
     missions = (await page.get("/")).text
     row = re.search(r"Nightly data load.*?</tr>", missions, re.DOTALL)
-    assert row and "<td data-label=\"Runs\">500</td>" in row.group(0) and "succeeded" in row.group(0)
+    assert row and '<td data-label="Runs">500</td>' in row.group(0) and "succeeded" in row.group(0)
 
     first = (await page.get("/runs")).text
     assert "500 runs, newest first." in first and "page 1 of 20" in first
@@ -111,38 +111,71 @@ async def test_hostile_text_in_every_field_stays_text(page: httpx.AsyncClient, a
     mission_id = await agent.mission(HOSTILE_TEXT, description=HOSTILE_TEXT, instructions=HOSTILE_TEXT)
     ids = await agent.run(mission_id, input={"prompt": HOSTILE_TEXT}, metadata={HOSTILE[0]: HOSTILE[1]})
     await agent.call("update_run", **ids, status="running")
-    await agent.call("create_plan", **ids, steps=[
-        {"step_id": HOSTILE[1], "description": HOSTILE_TEXT, "sequence": 1},
-        {"step_id": "s2", "description": HOSTILE_TEXT * 5, "sequence": 2, "parent_step_id": HOSTILE[1]},
-    ])
+    await agent.call(
+        "create_plan",
+        **ids,
+        steps=[
+            {"step_id": HOSTILE[1], "description": HOSTILE_TEXT, "sequence": 1},
+            {"step_id": "s2", "description": HOSTILE_TEXT * 5, "sequence": 2, "parent_step_id": HOSTILE[1]},
+        ],
+    )
     await agent.call("update_plan_step", **ids, step_id=HOSTILE[1], status="failed")
     for kind in ("tool_call", "tool_result", "error", "message"):
-        await agent.call("log_event", **ids, type=kind, summary=HOSTILE_TEXT, step_id=HOSTILE[1], agent_id=HOSTILE[0],
-                         payload={"html": HOSTILE_TEXT, HOSTILE[2]: [HOSTILE[3]]})
+        await agent.call(
+            "log_event",
+            **ids,
+            type=kind,
+            summary=HOSTILE_TEXT,
+            step_id=HOSTILE[1],
+            agent_id=HOSTILE[0],
+            payload={"html": HOSTILE_TEXT, HOSTILE[2]: [HOSTILE[3]]},
+        )
     await agent.call("link_agent", **ids, telnyx_agent_id=HOSTILE[1])
-    await agent.call("update_run", **ids, status="failed", error=HOSTILE_TEXT, result_summary=HOSTILE_TEXT,
-                     result_payload={"x": HOSTILE_TEXT})
+    await agent.call(
+        "update_run",
+        **ids,
+        status="failed",
+        error=HOSTILE_TEXT,
+        result_summary=HOSTILE_TEXT,
+        result_payload={"x": HOSTILE_TEXT},
+    )
 
-    pages = ["/", "/runs", f"/runs?mission={mission_id}", f"/missions/{ids['mission_id']}/runs/{ids['run_id']}",
-             f"/missions/{ids['mission_id']}/runs/{ids['run_id']}?type=error&step=" + httpx.QueryParams(
-                 {"s": HOSTILE[1]})["s"]]
+    pages = [
+        "/",
+        "/runs",
+        f"/runs?mission={mission_id}",
+        f"/missions/{ids['mission_id']}/runs/{ids['run_id']}",
+        f"/missions/{ids['mission_id']}/runs/{ids['run_id']}?type=error&step="
+        + httpx.QueryParams({"s": HOSTILE[1]})["s"],
+    ]
     for path in pages:
         response = await page.get(path)
         assert response.status_code == 200, path
         assert_inert(response.text)
     run_page = (await page.get(pages[3])).text
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in run_page
-    assert run_page.count("<details class=\"fold\">") >= 2  # long text folded, kept whole
+    assert run_page.count('<details class="fold">') >= 2  # long text folded, kept whole
 
 
 async def test_tool_calls_are_shown_with_their_results_and_payloads_folded(page: httpx.AsyncClient, agent):
     ids = await agent.run(await agent.mission())
-    await agent.call("log_event", **ids, type="tool_call", summary="pytest -k login", step_id="s1",
-                     payload={"call_id": "c1", "cmd": "pytest"})
-    await agent.call("log_event", **ids, type="tool_call", summary="git diff", step_id="s1",
-                     payload={"call_id": "c2"})
-    await agent.call("log_event", **ids, type="tool_result", summary="3 of 50 failed", step_id="s1",
-                     payload={"call_id": "c1", "out": "x" * 5000})
+    await agent.call(
+        "log_event",
+        **ids,
+        type="tool_call",
+        summary="pytest -k login",
+        step_id="s1",
+        payload={"call_id": "c1", "cmd": "pytest"},
+    )
+    await agent.call("log_event", **ids, type="tool_call", summary="git diff", step_id="s1", payload={"call_id": "c2"})
+    await agent.call(
+        "log_event",
+        **ids,
+        type="tool_result",
+        summary="3 of 50 failed",
+        step_id="s1",
+        payload={"call_id": "c1", "out": "x" * 5000},
+    )
     html = (await page.get(f"/missions/{ids['mission_id']}/runs/{ids['run_id']}")).text
     call = re.search(r'<li class="ev t-tool_call">(?:(?!</li>).)*pytest -k login.*?</li>', html, re.DOTALL)
     assert call and '<div class="result">' in call.group(0) and "3 of 50 failed" in call.group(0)

@@ -20,8 +20,14 @@ TIMEOUT = 60
 
 def command(*args: str, columns: int = 100) -> subprocess.CompletedProcess[str]:
     env = {**clean_env(), "COLUMNS": str(columns), "LINES": "40"}
-    return subprocess.run([sys.executable, "-m", "missions_mcp", *args], capture_output=True, text=True,
-                          timeout=TIMEOUT, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "missions_mcp", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=env,
+        check=False,
+    )
 
 
 async def test_runs_table_fits_the_terminal_and_json_is_for_scripts(db: Path, agent):
@@ -80,8 +86,13 @@ async def test_show_prints_the_plan_and_the_latest_events(db: Path, agent):
 
 
 def _follow(args: list[str]) -> tuple[subprocess.Popen[str], list[str]]:
-    proc = subprocess.Popen([sys.executable, "-m", "missions_mcp", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**clean_env(), "COLUMNS": "100"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "missions_mcp", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**clean_env(), "COLUMNS": "100"},
+    )
     lines: list[str] = []
 
     def read() -> None:
@@ -108,11 +119,13 @@ async def test_follow_prints_changes_until_the_run_finishes(db: Path, agent, as_
     try:
         await _until(lines, '"status": "running"' if as_json else "following; Ctrl-C to stop")
         await agent.call("update_plan_step", **ids, step_id="s1", status="in_progress")
-        await agent.call("log_event", **ids, type="tool_call", step_id="s1", summary="make test",
-                         payload={"call_id": "1"})
+        await agent.call(
+            "log_event", **ids, type="tool_call", step_id="s1", summary="make test", payload={"call_id": "1"}
+        )
         await _until(lines, "make test")
-        await agent.call("log_event", **ids, type="tool_result", step_id="s1", summary="all green",
-                         payload={"call_id": "1"})
+        await agent.call(
+            "log_event", **ids, type="tool_result", step_id="s1", summary="all green", payload={"call_id": "1"}
+        )
         await agent.call("update_plan_step", **ids, step_id="s1", status="completed")
         await agent.call("update_run", **ids, status="succeeded", result_summary="shipped")
         with anyio.fail_after(TIMEOUT):
@@ -128,8 +141,9 @@ async def test_follow_prints_changes_until_the_run_finishes(db: Path, agent, as_
         records = [json.loads(line) for line in lines[1:]]
         summaries = [r["event"]["summary"] for r in records if "event" in r]
         assert [x for x in summaries if x in ("make test", "all green")] == ["make test", "all green"]
-        assert {"s1": "completed"}.items() <= {r["step"]["step_id"]: r["step"]["status"]
-                                              for r in records if "step" in r}.items()
+        assert {"s1": "completed"}.items() <= {
+            r["step"]["step_id"]: r["step"]["status"] for r in records if "step" in r
+        }.items()
         assert records[-1]["run"]["status"] == "succeeded"
     else:
         text = "\n".join(lines)
@@ -180,8 +194,11 @@ def test_the_wheel_carries_the_templates_and_static_files(tmp_path: Path):
     (wheel,) = tmp_path.glob("missions_mcp-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     package = ROOT / "src" / "missions_mcp" / "ui"
-    shipped = {f"missions_mcp/ui/{p.relative_to(package).as_posix()}" for folder in ("templates", "static")
-               for p in (package / folder).iterdir()}
+    shipped = {
+        f"missions_mcp/ui/{p.relative_to(package).as_posix()}"
+        for folder in ("templates", "static")
+        for p in (package / folder).iterdir()
+    }
     assert shipped and shipped <= names
 
 

@@ -73,8 +73,11 @@ def create_app(db_path: str | os.PathLike[str] | Store = ":memory:", *, page: bo
     async def unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
         # The database server is away (restarting, unreachable). Clients that retry 503 (ours, the SDKs)
         # ask again shortly, with the same Idempotency-Key, so a write whose commit was cut off is not doubled.
-        return JSONResponse({"detail": f"The store is unavailable ({exc}); try again shortly."}, status_code=503,
-                            headers={"Retry-After": "1"})
+        return JSONResponse(
+            {"detail": f"The store is unavailable ({exc}); try again shortly."},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(Replay)
     async def replay(request: Request, exc: Replay) -> Response:
@@ -125,10 +128,10 @@ class StripPrefix:
             path = scope["path"]
             if path == self.prefix or path.startswith(self.prefix + "/"):
                 scope = dict(scope)
-                scope["path"] = path[len(self.prefix):] or "/"
+                scope["path"] = path[len(self.prefix) :] or "/"
                 raw = scope.get("raw_path")
                 if raw is not None and raw.startswith(self._raw):
-                    scope["raw_path"] = raw[len(self._raw):] or b"/"
+                    scope["raw_path"] = raw[len(self._raw) :] or b"/"
         await self.app(scope, receive, send)
 
 

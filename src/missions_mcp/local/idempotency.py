@@ -77,8 +77,15 @@ def claim_of(method: str, path: str, key: str | None, body: bytes) -> Claim | No
     return Claim(method, path, key, request_hash(body))
 
 
-def perform(store: Store, key: str, claim: Claim, status: int, fn: Callable[..., Any], args: tuple[Any, ...],
-            render: Callable[[Any], bytes]) -> bytes:
+def perform(
+    store: Store,
+    key: str,
+    claim: Claim,
+    status: int,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    render: Callable[[Any], bytes],
+) -> bytes:
     """Runs ``fn(store, key, *args)`` under ``claim`` and returns its rendered answer, or raises
     :class:`Replay` / :class:`Conflict` when the key was used before. Runs inside :meth:`Store.run`."""
     now = time.time()

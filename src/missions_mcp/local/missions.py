@@ -58,17 +58,19 @@ RESOURCE_KINDS = {
 
 
 def mission_out(row: Row) -> dict[str, Any]:
-    return present({
-        "mission_id": row["mission_id"],
-        "name": row["name"],
-        "description": row["description"],
-        "model": row["model"],
-        "instructions": row["instructions"],
-        "execution_mode": row["execution_mode"],
-        "metadata": load_json(row["metadata"]),
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    })
+    return present(
+        {
+            "mission_id": row["mission_id"],
+            "name": row["name"],
+            "description": row["description"],
+            "model": row["model"],
+            "instructions": row["instructions"],
+            "execution_mode": row["execution_mode"],
+            "metadata": load_json(row["metadata"]),
+            "created_at": row["created_at"],
+            "updated_at": row["updated_at"],
+        }
+    )
 
 
 def find_mission(tx: Tx, mission_id: str) -> Row:
@@ -82,9 +84,13 @@ def list_missions(store: Store, key: str, page_number: int, page_size: int) -> d
     offset = (page_number - 1) * page_size
     with store.atomic(key, read_only=True) as tx:
         total = tx.value("SELECT COUNT(*) FROM missions WHERE tenant = ?", (tx.tenant,))
-        rows = [] if offset >= min(total, MAX_OFFSET) else tx.all(
-            "SELECT * FROM missions WHERE tenant = ? ORDER BY seq DESC LIMIT ? OFFSET ?",
-            (tx.tenant, page_size, offset),
+        rows = (
+            []
+            if offset >= min(total, MAX_OFFSET)
+            else tx.all(
+                "SELECT * FROM missions WHERE tenant = ? ORDER BY seq DESC LIMIT ? OFFSET ?",
+                (tx.tenant, page_size, offset),
+            )
         )
     return {"data": [mission_out(r) for r in rows], "meta": page_meta(total, page_number, page_size)}
 
@@ -95,9 +101,16 @@ def _insert_mission(tx: Tx, fields: dict[str, Any]) -> Row:
         "INSERT INTO missions (mission_id, tenant, name, description, model, instructions, execution_mode,"
         " metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            mission_id, tx.tenant, fields["name"], fields.get("description"), fields.get("model"),
-            fields.get("instructions"), str(fields.get("execution_mode") or "external"),
-            dump_json(fields.get("metadata"), ("body", "metadata")), now, now,
+            mission_id,
+            tx.tenant,
+            fields["name"],
+            fields.get("description"),
+            fields.get("model"),
+            fields.get("instructions"),
+            str(fields.get("execution_mode") or "external"),
+            dump_json(fields.get("metadata"), ("body", "metadata")),
+            now,
+            now,
         ),
     )
     return find_mission(tx, mission_id)
@@ -132,9 +145,7 @@ def update_mission(store: Store, key: str, mission_id: str, fields: dict[str, An
             changes[name] = value
         changes["updated_at"] = now_iso()
         assignments = ", ".join(f"{name} = ?" for name in changes)
-        tx.execute(
-            f"UPDATE missions SET {assignments} WHERE mission_id = ?", (*changes.values(), str(mission_id))
-        )
+        tx.execute(f"UPDATE missions SET {assignments} WHERE mission_id = ?", (*changes.values(), str(mission_id)))
         return {"data": mission_out(find_mission(tx, mission_id))}
 
 

@@ -26,17 +26,19 @@ _INT64 = 2**63
 
 
 def _step_out(row: Row, run_id: str) -> dict[str, Any]:
-    return present({
-        "step_id": row["step_id"],
-        "run_id": run_id,
-        "parent_step_id": row["parent_step_id"],
-        "sequence": row["sequence"],
-        "description": row["description"],
-        "status": row["status"],
-        "started_at": row["started_at"],
-        "completed_at": row["completed_at"],
-        "metadata": load_json(row["metadata"]),
-    })
+    return present(
+        {
+            "step_id": row["step_id"],
+            "run_id": run_id,
+            "parent_step_id": row["parent_step_id"],
+            "sequence": row["sequence"],
+            "description": row["description"],
+            "status": row["status"],
+            "started_at": row["started_at"],
+            "completed_at": row["completed_at"],
+            "metadata": load_json(row["metadata"]),
+        }
+    )
 
 
 def _plan(tx: Tx, run: Row) -> list[dict[str, Any]]:
@@ -83,7 +85,11 @@ def _add_steps(tx: Tx, run: Row, steps: list[dict[str, Any]]) -> list[dict[str, 
             "INSERT INTO plan_steps (run_seq, step_id, parent_step_id, sequence, description, status, metadata)"
             " VALUES (?, ?, ?, ?, ?, 'pending', ?)",
             (
-                run["seq"], step["step_id"], step.get("parent_step_id"), step["sequence"], step["description"],
+                run["seq"],
+                step["step_id"],
+                step.get("parent_step_id"),
+                step["sequence"],
+                step["description"],
                 dump_json(step.get("metadata"), ("body", "steps", index, "metadata")),
             ),
         )

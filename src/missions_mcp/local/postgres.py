@@ -355,8 +355,10 @@ class PostgresStore(Store):
         except (self._psycopg.errors.DeadlockDetected, self._psycopg.errors.SerializationFailure) as exc:
             # a deadlock the server broke, or a serialisation failure: the transaction is rolled back
             # whole, so the request may simply be sent again (503 says so)
-            raise PostgresUnavailable(f"PostgreSQL at {self.target} rolled back a transaction caught in a"
-                                      f" conflict with another ({exc.sqlstate})") from exc
+            raise PostgresUnavailable(
+                f"PostgreSQL at {self.target} rolled back a transaction caught in a"
+                f" conflict with another ({exc.sqlstate})"
+            ) from exc
         except self._psycopg.OperationalError as exc:
             if conn.closed or conn.broken:
                 raise PostgresUnavailable(f"the connection to PostgreSQL at {self.target} was lost") from exc

@@ -104,8 +104,15 @@ async def object_body(request: Request) -> dict[str, Any]:
         value = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise RequestValidationError(
-            [{"type": "json_invalid", "loc": ("body", getattr(exc, "pos", 0)), "msg": "JSON decode error",
-              "input": {}, "ctx": {"error": str(exc)}}]
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", getattr(exc, "pos", 0)),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": str(exc)},
+                }
+            ]
         ) from None
     if not isinstance(value, dict):
         raise RequestValidationError(
@@ -169,7 +176,10 @@ async def list_recent_runs(
 
 @handler
 async def list_runs(
-    request: Request, mission_id: UUID, status: str | None = None, page_number: PageNumber = 1,
+    request: Request,
+    mission_id: UUID,
+    status: str | None = None,
+    page_number: PageNumber = 1,
     page_size: PageSize20 = 20,
 ) -> Any:
     status = enum_filter(status, m.RunStatus, "status")
@@ -217,8 +227,14 @@ async def list_recent_events(
 
 @handler
 async def list_events(
-    request: Request, mission_id: UUID, run_id: UUID, type: str | None = None, step_id: str | None = None,
-    agent_id: str | None = None, page_number: PageNumber = 1, page_size: PageSize50 = 50,
+    request: Request,
+    mission_id: UUID,
+    run_id: UUID,
+    type: str | None = None,
+    step_id: str | None = None,
+    agent_id: str | None = None,
+    page_number: PageNumber = 1,
+    page_size: PageSize50 = 50,
 ) -> Any:
     filters = {"type": enum_filter(type, m.EventType, "type"), "step_id": step_id, "agent_id": agent_id}
     return await call(request, runs.list_run_events, mission_id, run_id, filters, page_number, page_size)
@@ -290,25 +306,33 @@ def _resource_handler(op: Operation, kind: ResourceKind) -> Callable[..., Any]:
     resource_path = Path(alias=kind.id_field)
     if not op.path.endswith("}"):
         if op.method == "GET":
+
             async def list_all(request: Request, mission_id: str) -> Any:
                 return await call(request, missions.list_resources, kind, mission_id)
+
             return list_all
 
         async def create(request: Request, mission_id: str) -> Any:
             return await call(request, missions.create_resource, kind, mission_id, await object_body(request))
+
         return create
     if op.method == "GET":
+
         async def get(request: Request, mission_id: str, resource_id: str = resource_path) -> Any:
             return await call(request, missions.get_resource, kind, mission_id, resource_id)
+
         return get
     if op.method == "PUT":
+
         async def replace(request: Request, mission_id: str, resource_id: str = resource_path) -> Any:
             body = await object_body(request)
             return await call(request, missions.update_resource, kind, mission_id, resource_id, body)
+
         return replace
 
     async def delete(request: Request, mission_id: str, resource_id: str = resource_path) -> Any:
         return await call(request, missions.delete_resource, kind, mission_id, resource_id)
+
     return delete
 
 
@@ -373,8 +397,9 @@ def _guard_literal_paths(router: APIRouter) -> None:
     for path in sorted({route.path for route in api_routes if "{" not in route.path}):
         own = [route for route in api_routes if route.path == path]
         others = sorted(WRITE_METHODS | {"GET"} - {method for route in own for method in route.methods or ()})
-        router.add_api_route(path, method_not_allowed, methods=others, include_in_schema=False,
-                             name="method_not_allowed")
+        router.add_api_route(
+            path, method_not_allowed, methods=others, include_in_schema=False, name="method_not_allowed"
+        )
         router.routes.insert(router.routes.index(own[-1]) + 1, router.routes.pop())
 
 
@@ -384,8 +409,11 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 def allowed_methods(router: APIRouter, path: str) -> list[str]:
     """The methods of the route template that ``path`` names: the one with the fewest parameters
     among those it matches (``/ai/missions/runs`` is that path, not a mission called "runs")."""
-    matches = [route for route in router.routes
-               if isinstance(route, APIRoute) and route.name != "method_not_allowed" and route.path_regex.match(path)]
+    matches = [
+        route
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.name != "method_not_allowed" and route.path_regex.match(path)
+    ]
     if not matches:
         return []
     fewest = min(route.path.count("{") for route in matches)

@@ -74,19 +74,21 @@ def _words(statuses: Any) -> str:
 
 
 def _run_out(row: Row) -> dict[str, Any]:
-    return present({
-        "run_id": row["run_id"],
-        "mission_id": row["mission_id"],
-        "status": row["status"],
-        "input": load_json(row["input"]),
-        "started_at": row["started_at"],
-        "updated_at": row["updated_at"],
-        "finished_at": row["finished_at"],
-        "result_summary": row["result_summary"],
-        "result_payload": load_json(row["result_payload"]),
-        "error": row["error"],
-        "metadata": load_json(row["metadata"]),
-    })
+    return present(
+        {
+            "run_id": row["run_id"],
+            "mission_id": row["mission_id"],
+            "status": row["status"],
+            "input": load_json(row["input"]),
+            "started_at": row["started_at"],
+            "updated_at": row["updated_at"],
+            "finished_at": row["finished_at"],
+            "result_summary": row["result_summary"],
+            "result_payload": load_json(row["result_payload"]),
+            "error": row["error"],
+            "metadata": load_json(row["metadata"]),
+        }
+    )
 
 
 def find_run(tx: Tx, mission_id: object, run_id: object, *, lock: bool = False) -> Row:
@@ -128,8 +130,12 @@ def list_runs(
         if mission_id is not None:
             find_mission(tx, str(mission_id))
         total = tx.value(f"SELECT COUNT(*) FROM runs WHERE {clause}", args)
-        rows = [] if offset >= min(total, MAX_OFFSET) else tx.all(
-            f"SELECT * FROM runs WHERE {clause} ORDER BY seq DESC LIMIT ? OFFSET ?", (*args, page_size, offset)
+        rows = (
+            []
+            if offset >= min(total, MAX_OFFSET)
+            else tx.all(
+                f"SELECT * FROM runs WHERE {clause} ORDER BY seq DESC LIMIT ? OFFSET ?", (*args, page_size, offset)
+            )
         )
     return {"data": [_run_out(r) for r in rows], "meta": page_meta(total, page_number, page_size)}
 
@@ -142,7 +148,12 @@ def create_run(store: Store, key: str, mission_id: object, fields: dict[str, Any
             "INSERT INTO runs (run_id, mission_id, tenant, status, input, started_at, updated_at, metadata)"
             " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
             (
-                run_id, str(mission_id), tx.tenant, dump_json(fields.get("input"), ("body", "input")), now, now,
+                run_id,
+                str(mission_id),
+                tx.tenant,
+                dump_json(fields.get("input"), ("body", "input")),
+                now,
+                now,
                 dump_json(fields.get("metadata"), ("body", "metadata")),
             ),
         )
@@ -162,7 +173,10 @@ def _set_status(tx: Tx, run: Row, target: RunStatus, now: str) -> None:
         (target.value, finished_at, now, run["seq"]),
     )
     _insert_event(
-        tx, run, "status_change", f"{run['status']} → {target.value}",
+        tx,
+        run,
+        "status_change",
+        f"{run['status']} → {target.value}",
         payload=dump_json({"from": run["status"], "to": target.value}, ("body",)),
     )
 
@@ -220,17 +234,19 @@ _EVENT_COLUMNS = "e.seq, e.event_id, e.type, e.summary, e.ts, e.step_id, e.agent
 
 
 def _event_out(row: Row, run_id: str) -> dict[str, Any]:
-    return present({
-        "event_id": row["event_id"],
-        "run_id": run_id,
-        "type": row["type"],
-        "summary": row["summary"],
-        "timestamp": iso_from_us(row["ts"]),
-        "step_id": row["step_id"],
-        "agent_id": row["agent_id"],
-        "payload": load_json(row["payload"]),
-        "idempotency_key": row["idempotency_key"],
-    })
+    return present(
+        {
+            "event_id": row["event_id"],
+            "run_id": run_id,
+            "type": row["type"],
+            "summary": row["summary"],
+            "timestamp": iso_from_us(row["ts"]),
+            "step_id": row["step_id"],
+            "agent_id": row["agent_id"],
+            "payload": load_json(row["payload"]),
+            "idempotency_key": row["idempotency_key"],
+        }
+    )
 
 
 def _insert_event(
@@ -255,15 +271,36 @@ def _insert_event(
     tx.execute(
         "INSERT INTO events (event_id, run_seq, tenant, type, summary, ts, step_id, agent_id, payload,"
         " idempotency_key, body_hash, n, type_n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (event_id, run["seq"], run["tenant"], type_, summary, ts, step_id, agent_id, payload, idempotency_key,
-         body_hash, n, type_n),
+        (
+            event_id,
+            run["seq"],
+            run["tenant"],
+            type_,
+            summary,
+            ts,
+            step_id,
+            agent_id,
+            payload,
+            idempotency_key,
+            body_hash,
+            n,
+            type_n,
+        ),
     )
     tx.execute("UPDATE runs SET event_count = event_count + 1 WHERE seq = ?", (run["seq"],))
-    return present({
-        "event_id": event_id, "run_id": run["run_id"], "type": type_, "summary": summary,
-        "timestamp": iso_from_us(ts), "step_id": step_id, "agent_id": agent_id,
-        "payload": load_json(payload), "idempotency_key": idempotency_key,
-    })
+    return present(
+        {
+            "event_id": event_id,
+            "run_id": run["run_id"],
+            "type": type_,
+            "summary": summary,
+            "timestamp": iso_from_us(ts),
+            "step_id": step_id,
+            "agent_id": agent_id,
+            "payload": load_json(payload),
+            "idempotency_key": idempotency_key,
+        }
+    )
 
 
 def log_event(store: Store, key: str, mission_id: object, run_id: object, fields: dict[str, Any]) -> dict[str, Any]:
@@ -292,8 +329,15 @@ def log_event(store: Store, key: str, mission_id: object, run_id: object, fields
                 f"Run {run_id} is {run['status']}; events can be logged only on a pending, running or paused run."
             )
         event = _insert_event(
-            tx, run, str(fields["type"]), fields["summary"], fields.get("step_id"), fields.get("agent_id"),
-            payload, idempotency_key, body_hash,
+            tx,
+            run,
+            str(fields["type"]),
+            fields["summary"],
+            fields.get("step_id"),
+            fields.get("agent_id"),
+            payload,
+            idempotency_key,
+            body_hash,
         )
         return {"data": event}
 
@@ -308,8 +352,13 @@ def _event_filters(filters: dict[str, str | None]) -> tuple[str, list[Any]]:
 
 
 def list_run_events(
-    store: Store, key: str, mission_id: object, run_id: object, filters: dict[str, str | None],
-    page_number: int, page_size: int,
+    store: Store,
+    key: str,
+    mission_id: object,
+    run_id: object,
+    filters: dict[str, str | None],
+    page_number: int,
+    page_size: int,
 ) -> dict[str, Any]:
     """Oldest first (by timestamp, then order of logging). ``filters``: type, step_id, agent_id.
 
@@ -321,26 +370,40 @@ def list_run_events(
         run = find_run(tx, mission_id, run_id)
         if not given:
             total = run["event_count"]
-            rows = [] if offset >= min(total, MAX_OFFSET) else tx.all(
-                f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.run_seq = ? AND e.n > ? AND e.n <= ? ORDER BY e.n",
-                (run["seq"], offset, offset + page_size),
+            rows = (
+                []
+                if offset >= min(total, MAX_OFFSET)
+                else tx.all(
+                    f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.run_seq = ? AND e.n > ? AND e.n <= ? ORDER BY e.n",
+                    (run["seq"], offset, offset + page_size),
+                )
             )
         elif set(given) == {"type"}:
-            total = tx.value("SELECT MAX(type_n) FROM events WHERE run_seq = ? AND type = ?",
-                             (run["seq"], given["type"])) or 0
-            rows = [] if offset >= min(total, MAX_OFFSET) else tx.all(
-                f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.run_seq = ? AND e.type = ?"
-                " AND e.type_n > ? AND e.type_n <= ? ORDER BY e.type_n",
-                (run["seq"], given["type"], offset, offset + page_size),
+            total = (
+                tx.value("SELECT MAX(type_n) FROM events WHERE run_seq = ? AND type = ?", (run["seq"], given["type"]))
+                or 0
+            )
+            rows = (
+                []
+                if offset >= min(total, MAX_OFFSET)
+                else tx.all(
+                    f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.run_seq = ? AND e.type = ?"
+                    " AND e.type_n > ? AND e.type_n <= ? ORDER BY e.type_n",
+                    (run["seq"], given["type"], offset, offset + page_size),
+                )
             )
         else:
             clause, args = _event_filters(filters)
             total = tx.value(f"SELECT COUNT(*) FROM events WHERE run_seq = ?{clause}", (run["seq"], *args))
-            rows = [] if offset >= min(total, MAX_OFFSET) else tx.all(
-                f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.seq IN ("
-                f" SELECT seq FROM events WHERE run_seq = ?{clause} ORDER BY n LIMIT ? OFFSET ?"
-                ") ORDER BY e.n",
-                (run["seq"], *args, page_size, offset),
+            rows = (
+                []
+                if offset >= min(total, MAX_OFFSET)
+                else tx.all(
+                    f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.seq IN ("
+                    f" SELECT seq FROM events WHERE run_seq = ?{clause} ORDER BY n LIMIT ? OFFSET ?"
+                    ") ORDER BY e.n",
+                    (run["seq"], *args, page_size, offset),
+                )
             )
     return {"data": [_event_out(r, run["run_id"]) for r in rows], "meta": page_meta(total, page_number, page_size)}
 
@@ -351,11 +414,15 @@ def list_recent_events(store: Store, key: str, type_: str | None, page_number: i
     offset = (page_number - 1) * page_size
     with store.atomic(key, read_only=True) as tx:
         total = tx.value(f"SELECT COUNT(*) FROM events WHERE tenant = ?{clause}", (tx.tenant, *args))
-        rows = [] if offset >= min(total, MAX_OFFSET) else tx.all(
-            f"SELECT {_EVENT_COLUMNS}, r.run_id FROM events e JOIN runs r ON r.seq = e.run_seq WHERE e.seq IN ("
-            f" SELECT seq FROM events WHERE tenant = ?{clause} ORDER BY ts DESC, seq DESC LIMIT ? OFFSET ?"
-            ") ORDER BY e.ts DESC, e.seq DESC",
-            (tx.tenant, *args, page_size, offset),
+        rows = (
+            []
+            if offset >= min(total, MAX_OFFSET)
+            else tx.all(
+                f"SELECT {_EVENT_COLUMNS}, r.run_id FROM events e JOIN runs r ON r.seq = e.run_seq WHERE e.seq IN ("
+                f" SELECT seq FROM events WHERE tenant = ?{clause} ORDER BY ts DESC, seq DESC LIMIT ? OFFSET ?"
+                ") ORDER BY e.ts DESC, e.seq DESC",
+                (tx.tenant, *args, page_size, offset),
+            )
         )
     return {"data": [_event_out(r, r["run_id"]) for r in rows], "meta": page_meta(total, page_number, page_size)}
 

@@ -58,17 +58,28 @@ class TokenAllowList:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        authorization = next((v.decode("latin-1") for k, v in scope.get("headers", ())
-                              if k.lower() == b"authorization"), None)
+        authorization = next(
+            (v.decode("latin-1") for k, v in scope.get("headers", ()) if k.lower() == b"authorization"), None
+        )
         if self._accepted(authorization):
             await self.app(scope, receive, send)
             return
-        detail = ("This Missions API accepts only its configured tokens: send 'Authorization: Bearer <token>' "
-                  "with one of them (MISSIONS_API_TOKENS of the server).")
+        detail = (
+            "This Missions API accepts only its configured tokens: send 'Authorization: Bearer <token>' "
+            "with one of them (MISSIONS_API_TOKENS of the server)."
+        )
         body = json.dumps({"detail": detail}).encode()
-        await send({"type": "http.response.start", "status": 401, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", b'Bearer realm="missions"')]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b'Bearer realm="missions"'),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

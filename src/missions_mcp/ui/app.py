@@ -53,8 +53,17 @@ logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 RUN_STATUSES = ("pending", "running", "paused", "succeeded", "failed", "cancelled")
-EVENT_TYPES = ("status_change", "step_started", "step_completed", "step_failed", "tool_call", "tool_result",
-               "message", "error", "custom")
+EVENT_TYPES = (
+    "status_change",
+    "step_started",
+    "step_completed",
+    "step_failed",
+    "tool_call",
+    "tool_result",
+    "message",
+    "error",
+    "custom",
+)
 FOLD_AT = 200
 """Text longer than this is shown folded: its start, and the whole of it in a ``<details>``."""
 PAYLOAD_SHOWN = 64_000
@@ -63,7 +72,7 @@ PING_SECONDS = 15
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                               "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -92,8 +101,12 @@ def _payload(value: Any) -> dict[str, Any] | None:
     text = f.pretty_json(value)
     size = len(text.encode("utf-8", "surrogatepass"))
     cut = len(text) > PAYLOAD_SHOWN
-    return {"text": text[:PAYLOAD_SHOWN] if cut else text, "size": size, "cut": cut,
-            "rest": len(text) - PAYLOAD_SHOWN if cut else 0}
+    return {
+        "text": text[:PAYLOAD_SHOWN] if cut else text,
+        "size": size,
+        "cut": cut,
+        "rest": len(text) - PAYLOAD_SHOWN if cut else 0,
+    }
 
 
 def _clock(value: Any) -> str:
@@ -124,9 +137,20 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals.update(
-        fold=_fold, payload=_payload, short_id=_short_id, path=_path, href=_href, when=r.when, clock=_clock,
-        duration=r.duration, run_mark=f.run_mark, step_mark=f.step_mark, version=__version__,
-        RUN_STATUSES=RUN_STATUSES, EVENT_TYPES=EVENT_TYPES, FINISHED=f.FINISHED,
+        fold=_fold,
+        payload=_payload,
+        short_id=_short_id,
+        path=_path,
+        href=_href,
+        when=r.when,
+        clock=_clock,
+        duration=r.duration,
+        run_mark=f.run_mark,
+        step_mark=f.step_mark,
+        version=__version__,
+        RUN_STATUSES=RUN_STATUSES,
+        EVENT_TYPES=EVENT_TYPES,
+        FINISHED=f.FINISHED,
     )
     return env
 
@@ -139,13 +163,20 @@ STEP_SELECT_LIMIT = 300
 def _folded_html(text: Any, limit: int = FOLD_AT) -> str:
     t = _fold(text, limit)
     if t["folded"]:
-        return (f'<details class="fold"><summary>{_esc(t["short"])}</summary>'
-                f'<div class="full">{_esc(t["full"])}</div></details>')
+        return (
+            f'<details class="fold"><summary>{_esc(t["short"])}</summary>'
+            f'<div class="full">{_esc(t["full"])}</div></details>'
+        )
     return str(_esc(t["short"]))
 
 
-def plan_html(order: list[tuple[int, Mapping[str, Any]]], focus: Mapping[str, Any] | None, why: str,
-              reasons: Mapping[str, str], base: str) -> Markup:
+def plan_html(
+    order: list[tuple[int, Mapping[str, Any]]],
+    focus: Mapping[str, Any] | None,
+    why: str,
+    reasons: Mapping[str, str],
+    base: str,
+) -> Markup:
     """The plan as a nested checklist.
 
     Built here rather than in a template because a plan may have thousands of steps: this loop
@@ -185,9 +216,12 @@ def plan_html(order: list[tuple[int, Mapping[str, Any]]], focus: Mapping[str, An
         )
         if status == "failed":
             reason = reasons.get(step_id)
-            told = (_folded_html(reason) if reason else
-                    f'<span class="none">none reported</span> (<a href="{_esc(_href(base, step=step_id))}">'
-                    "events of this step</a>)")
+            told = (
+                _folded_html(reason)
+                if reason
+                else f'<span class="none">none reported</span> (<a href="{_esc(_href(base, step=step_id))}">'
+                "events of this step</a>)"
+            )
             parts.append(f'<div class="reason"><span class="label">reason:</span> {told}</div>')
     parts.append("</li></ul>" * (previous + 1))
     return Markup("".join(parts))
@@ -290,16 +324,26 @@ class UI:
             "step_ids": [str(s.get("step_id")) for _, s in order] if len(order) <= STEP_SELECT_LIMIT else None,
         }
         name = f.plain(view.mission.get("name"), 60) if view.mission else "unknown mission"
-        return Page("run.html", f"{name} · run {_short_id(run_id)}", context,
-                    ("summary", "plan", "timeline", "agents"), view.source)
+        return Page(
+            "run.html",
+            f"{name} · run {_short_id(run_id)}",
+            context,
+            ("summary", "plan", "timeline", "agents"),
+            view.source,
+        )
 
     # -- rendering
 
     def render_page(self, page: Page, request: Request) -> HTMLResponse:
         live = "/live" + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         html = self.env.get_template(page.template).render(
-            **page.context, title=page.title, live_url=live if page.live else None, digest=page.digest,
-            backend=self.backend, now=datetime.now(UTC).isoformat(), request_path=request.url.path,
+            **page.context,
+            title=page.title,
+            live_url=live if page.live else None,
+            digest=page.digest,
+            backend=self.backend,
+            now=datetime.now(UTC).isoformat(),
+            request_path=request.url.path,
         )
         return HTMLResponse(html, status_code=page.status_code, headers=SECURITY_HEADERS)
 
@@ -308,13 +352,16 @@ class UI:
         if page.rendered is None:
             stem = page.template.removesuffix(".html")
             now = datetime.now(UTC).isoformat()
-            page.rendered = {region: self.env.get_template(f"_{stem}_{region}.html").render(**page.context, now=now)
-                             for region in page.regions}
+            page.rendered = {
+                region: self.env.get_template(f"_{stem}_{region}.html").render(**page.context, now=now)
+                for region in page.regions
+            }
         return page.rendered
 
     def problem(self, status: int, title: str, message: str) -> HTMLResponse:
         html = self.env.get_template("problem.html").render(
-            title=title, message=message, live_url=None, digest="", backend=self.backend, request_path="")
+            title=title, message=message, live_url=None, digest="", backend=self.backend, request_path=""
+        )
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
     # -- endpoints
@@ -364,20 +411,30 @@ class UI:
                         if page.digest != since:
                             since = page.digest
                             # Only the regions that changed: a new event need not resend a plan of 2,000 steps.
-                            regions = {name: html for name, html in self.render_regions(page).items()
-                                       if sent.get(name) != hash(html)}
+                            regions = {
+                                name: html
+                                for name, html in self.render_regions(page).items()
+                                if sent.get(name) != hash(html)
+                            }
                             sent.update((name, hash(html)) for name, html in regions.items())
                             data = {"title": page.title, "regions": regions}
                             yield ServerSentEvent(json.dumps(data, ensure_ascii=False), event="update", id=since)
                     await self.feed.wait(version)
 
-            return EventSourceResponse(stream(), ping=PING_SECONDS, headers={"Cache-Control": "no-store",
-                                                                             "X-Accel-Buffering": "no"})
+            return EventSourceResponse(
+                stream(), ping=PING_SECONDS, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+            )
 
         return endpoint
 
-    async def _read(self, key: tuple[str, str], version: int, view: Callable[..., Awaitable[Page]],
-                    params: Mapping[str, str], path_params: Mapping[str, str]) -> Page:
+    async def _read(
+        self,
+        key: tuple[str, str],
+        version: int,
+        view: Callable[..., Awaitable[Page]],
+        params: Mapping[str, str],
+        path_params: Mapping[str, str],
+    ) -> Page:
         """Pages open on the same address share one read per version of the data."""
         cached = self._cache.get((*key, version))
         if cached is not None:
@@ -397,8 +454,9 @@ class UI:
         routes: list[BaseRoute] = []
         for path, view in views:
             routes.append(Route(path, self._endpoint(view), methods=["GET", "HEAD"]))
-            routes.append(Route("/live" + path.rstrip("/") + ("/" if path == "/" else ""), self._live(view),
-                                methods=["GET"]))
+            routes.append(
+                Route("/live" + path.rstrip("/") + ("/" if path == "/" else ""), self._live(view), methods=["GET"])
+            )
         routes.append(Mount("/static", app=_Static(directory=HERE / "static"), name="static"))
         routes.append(Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]))
         return routes
@@ -414,8 +472,9 @@ class _Static(StaticFiles):
         return response
 
 
-def create_app(ui: UI, *, on_close: Callable[[], Awaitable[None]] | None = None,
-               allowed_hosts: list[str] | None = None) -> Starlette:
+def create_app(
+    ui: UI, *, on_close: Callable[[], Awaitable[None]] | None = None, allowed_hosts: list[str] | None = None
+) -> Starlette:
     """The page as an app of its own (``missions-mcp ui``)."""
     from starlette.middleware import Middleware
     from starlette.middleware.trustedhost import TrustedHostMiddleware

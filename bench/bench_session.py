@@ -41,24 +41,15 @@ import anyio
 import httpx
 from mcp import Client, StdioServerParameters
 
+from missions_mcp.catalogue import OPERATIONS
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from standard_session import CallBytes, run_session
 
 HERE = Path(__file__).resolve().parent
 ECHO = HERE / "echo_server.py"
 PROBE = HERE / "gc_probe.py"
-CORE = (
-    "list_missions",
-    "create_mission",
-    "start_run",
-    "update_run",
-    "create_plan",
-    "add_plan_steps",
-    "update_plan_step",
-    "log_event",
-    "get_plan",
-    "get_run",
-)
+CORE = frozenset(op.name for op in OPERATIONS if op.core)
 """The self-reporting core toolset."""
 PROTOCOL = "2025-11-25"
 

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
@@ -163,7 +163,7 @@ async def latencies(targets: dict[str, str], params: dict[str, dict[str, int]], 
     """Milliseconds per GET of each target URL, interleaved (one of each in turn, ``n`` rounds), so a
     busy moment of the machine slows them all alike."""
     out: dict[str, list[float]] = {name: [] for name in targets}
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx2.AsyncClient(timeout=30) as http:
         for name, url in targets.items():
             for _ in range(10):
                 (await http.get(url, params=params[name])).raise_for_status()
@@ -181,7 +181,7 @@ def p(values: list[float], q: int) -> float:
 
 
 async def set_status(port: int, mission_id: str, run_id: str, status: str) -> None:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+    async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         (await http.patch(f"/ai/missions/{mission_id}/runs/{run_id}", json={"status": status})).raise_for_status()
 
 

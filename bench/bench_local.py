@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_tools import free_port, start_api
@@ -119,7 +119,7 @@ async def latencies(base: str, targets: dict[str, tuple[str, dict[str, Any] | No
     """Milliseconds per GET of each target, interleaved (one of each in turn, ``n`` rounds), so a
     busy machine slows them all alike and the ratios between them hold."""
     out: dict[str, list[float]] = {name: [] for name in targets}
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+    async with httpx2.AsyncClient(base_url=base, timeout=30) as http:
         for path, params in targets.values():
             for _ in range(10):
                 (await http.get(path, params=params)).raise_for_status()
@@ -151,7 +151,7 @@ async def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
     api = start_api(db, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=base) as http:
+        async with httpx2.AsyncClient(base_url=base) as http:
             fresh = (await http.post(f"/ai/missions/{mission_id}/runs", json={})).json()["data"]["run_id"]
         one = await log_rate(port, mission_id, fresh, 1, args.events)
         eight = await log_rate(port, mission_id, fresh, 8, args.events // 8)

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 from mcp import Client, StdioServerParameters
 
 from missions_mcp.catalogue import OPERATIONS
@@ -266,9 +266,9 @@ def start_api(db: Path, port: int) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/ai/missions", timeout=1)
+            httpx2.get(f"http://127.0.0.1:{port}/ai/missions", timeout=1)
             return proc
-        except httpx.TransportError:
+        except httpx2.TransportError:
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError("missions-mcp api did not start")

@@ -6,7 +6,7 @@
    ``name`` + ``description`` + compact ``inputSchema`` JSON per tool).
 2. A ``tools/call`` round trip over stdio (the real ``missions-mcp`` command as a subprocess, driven
    by ``mcp.Client``) against a loopback HTTP upstream (``missions-mcp api`` on 127.0.0.1), median
-   over N calls, next to two baselines in the same run: a direct httpx call of the same endpoint, and
+   over N calls, next to two baselines in the same run: a direct httpx2 call of the same endpoint, and
    the SDK's own floor, an empty ``echo`` tool over stdio (``echo_server.py``).
 
 Prints a markdown table. Traffic stays on 127.0.0.1.
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import anyio
-import httpx
+import httpx2
 from mcp import Client, StdioServerParameters
 
 from missions_mcp.catalogue import OPERATIONS, TOOLSETS
@@ -47,9 +47,9 @@ def start_api(db: Path, port: int) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/ai/missions", timeout=1)
+            httpx2.get(f"http://127.0.0.1:{port}/ai/missions", timeout=1)
             return proc
-        except httpx.TransportError:
+        except httpx2.TransportError:
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError("the embedded API did not start")
@@ -69,7 +69,7 @@ def pct(values: list[float], q: float) -> float:
 async def measure(port: int, calls: int) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base) as http:
+    async with httpx2.AsyncClient(base_url=base) as http:
         created = (await http.post("/ai/missions", json={"name": "bench"})).json()["data"]
         mission_id = created["mission_id"]
         path = f"/ai/missions/{mission_id}"
@@ -113,7 +113,7 @@ async def measure(port: int, calls: int) -> list[tuple[str, str]]:
         rows.append(
             (f"  model-facing bytes, toolset {toolset}", f"{model_facing([t for t in tools if t['name'] in names]):,}")
         )
-    rows.append((f"direct httpx GET, median of {calls} (baseline)", f"{statistics.median(direct):.3f} ms"))
+    rows.append((f"direct httpx2 GET, median of {calls} (baseline)", f"{statistics.median(direct):.3f} ms"))
     rows.append((f"tools/call get_mission over stdio, median of {calls}", f"{statistics.median(via_mcp):.3f} ms"))
     rows.append(("tools/call p90", f"{pct(via_mcp, 90):.3f} ms"))
     rows.append(("tools/call median / direct median", f"{statistics.median(via_mcp) / statistics.median(direct):.2f}×"))

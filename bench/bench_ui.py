@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import anyio
-import httpx
+import httpx2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
@@ -120,7 +120,7 @@ async def page_times(db: Path, mission_id: str, run_id: str, repeat: int) -> lis
     out: list[Row] = []
     run_path = f"/missions/{mission_id}/runs/{run_id}"
     ids = {"mission_id": mission_id, "run_id": run_id}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
         total = (await client.call(BY_NAME["list_events"], {**ids, "page_size": 1})).data["meta"]["total_results"]
         pages: list[tuple[str, str, dict[str, object] | None]] = [
             ("run page, newest 50 events", "", {"page": max(total // 50, 1)}),
@@ -174,12 +174,12 @@ async def live_figures(
 ) -> tuple[list[float], float, float]:
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        async with httpx2.AsyncClient(base_url=base, timeout=30) as http:
             for _ in range(200):
                 try:
                     await http.get("/runs?page=999999")
                     break
-                except httpx.TransportError:
+                except httpx2.TransportError:
                     await anyio.sleep(0.05)
             latencies = await _change_to_page(http, db, mission_id, run_id, repeat)
             quiet = await _idle_cpu(proc.pid, http, 0, mission_id, run_id, seconds)
@@ -195,7 +195,7 @@ async def live_figures(
     return latencies, quiet, busy
 
 
-async def _change_to_page(http: httpx.AsyncClient, db: Path, mission_id: str, run_id: str, repeat: int) -> list[float]:
+async def _change_to_page(http: httpx2.AsyncClient, db: Path, mission_id: str, run_id: str, repeat: int) -> list[float]:
     store = SQLiteStore(db)
     out: list[float] = []
     path = f"/live/missions/{mission_id}/runs/{run_id}"
@@ -219,7 +219,7 @@ async def _change_to_page(http: httpx.AsyncClient, db: Path, mission_id: str, ru
 
 
 async def _idle_cpu(
-    pid: int, http: httpx.AsyncClient, pages: int, mission_id: str, run_id: str, seconds: float
+    pid: int, http: httpx2.AsyncClient, pages: int, mission_id: str, run_id: str, seconds: float
 ) -> float:
     """CPU seconds per second of the ui process while ``pages`` live run pages are open and nothing changes."""
     opened = anyio.Event()

@@ -1,7 +1,7 @@
 """A real MCP server on the real embedded API, with the HTTP traffic between them recorded.
 
-Nothing here is a stand-in: ``MissionsServer`` → ``MissionsClient`` → httpx → ASGI → the
-embedded FastAPI app → SQLite. The recorder is an httpx event hook; it only looks.
+Nothing here is a stand-in: ``MissionsServer`` → ``MissionsClient`` → httpx2 → ASGI → the
+embedded FastAPI app → SQLite. The recorder is an httpx2 event hook; it only looks.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from missions_mcp.client import MissionsClient
 from missions_mcp.config import Settings
@@ -28,7 +28,7 @@ class Exchange:
     raw_path: str
     query: list[tuple[str, str]]
     body: Any
-    headers: httpx.Headers
+    headers: httpx2.Headers
     status: int = 0
 
 
@@ -36,7 +36,7 @@ class Exchange:
 class Recorder:
     exchanges: list[Exchange] = field(default_factory=list)
 
-    async def on_request(self, request: httpx.Request) -> None:
+    async def on_request(self, request: httpx2.Request) -> None:
         body = json.loads(request.content) if request.content else None
         self.exchanges.append(
             Exchange(
@@ -48,7 +48,7 @@ class Recorder:
             )
         )
 
-    async def on_response(self, response: httpx.Response) -> None:
+    async def on_response(self, response: httpx2.Response) -> None:
         self.exchanges[-1].status = response.status_code
 
     def hooks(self) -> dict[str, list[Any]]:

@@ -1,4 +1,4 @@
-"""A scripted upstream for fault-injection tests: an ``httpx.MockTransport`` that answers from a
+"""A scripted upstream for fault-injection tests: an ``httpx2.MockTransport`` that answers from a
 script, records every request, and a client whose backoff sleeps are recorded, never slept."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
-import httpx
+import httpx2
 
 from missions_mcp.client import MissionsClient
 from missions_mcp.config import Settings
@@ -18,24 +18,24 @@ RUN_ID = str(uuid4())
 RUN = {"mission_id": MISSION_ID, "run_id": RUN_ID}
 NOW = "2026-01-01T00:00:00Z"
 
-Answer = Callable[[httpx.Request], httpx.Response]
+Answer = Callable[[httpx2.Request], httpx2.Response]
 
 
 def status(code: int, json: Any = None, *, headers: dict[str, str] | None = None, text: str | None = None) -> Answer:
     """An answer with this status; a fresh response per request (a response body is read once)."""
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx2.Request) -> httpx2.Response:
         if text is not None:
-            return httpx.Response(code, text=text, headers=headers)
-        return httpx.Response(code, json=json, headers=headers)
+            return httpx2.Response(code, text=text, headers=headers)
+        return httpx2.Response(code, json=json, headers=headers)
 
     return answer
 
 
-def raises(kind: type[httpx.TransportError], message: str = "connection reset by peer") -> Answer:
+def raises(kind: type[httpx2.TransportError], message: str = "connection reset by peer") -> Answer:
     """An answer that never comes: the transport raises ``kind`` (connect/read error, timeout)."""
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx2.Request) -> httpx2.Response:
         raise kind(message, request=request)
 
     return answer
@@ -62,10 +62,10 @@ class ScriptedAPI:
 
     def __init__(self, *script: Answer):
         self.script = list(script) or [ok()]
-        self.requests: list[httpx.Request] = []
-        self.transport = httpx.MockTransport(self._handle)
+        self.requests: list[httpx2.Request] = []
+        self.transport = httpx2.MockTransport(self._handle)
 
-    def _handle(self, request: httpx.Request) -> httpx.Response:
+    def _handle(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
         answer = self.script[min(len(self.requests), len(self.script)) - 1]
         return answer(request)

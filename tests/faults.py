@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 from mcp import Client
 
 FAULTS = ("reset-before", "reset-after", "503", "429")
@@ -68,23 +68,23 @@ def _synthetic(fault: str) -> tuple[int, dict[str, str], bytes]:
     return 429, {"content-type": "application/json", "retry-after": "1"}, b'{"detail": "Too many requests"}'
 
 
-class FaultyTransport(httpx.AsyncBaseTransport):
+class FaultyTransport(httpx2.AsyncBaseTransport):
     """The faults of a :class:`FaultPlan`, around another transport (in process)."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, plan: FaultPlan):
+    def __init__(self, inner: httpx2.AsyncBaseTransport, plan: FaultPlan):
         self.inner, self.plan = inner, plan
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         fault = self.plan.next(request.method)
         if fault == "reset-before":
-            raise httpx.ReadError("connection reset by peer (before the API saw it)", request=request)
+            raise httpx2.ReadError("connection reset by peer (before the API saw it)", request=request)
         if fault in ("503", "429"):
             status, headers, body = _synthetic(fault)
-            return httpx.Response(status, headers=headers, content=body, request=request)
+            return httpx2.Response(status, headers=headers, content=body, request=request)
         response = await self.inner.handle_async_request(request)
         if fault == "reset-after":
             await response.aread()
-            raise httpx.ReadError("connection reset by peer (after the API answered)", request=request)
+            raise httpx2.ReadError("connection reset by peer (after the API answered)", request=request)
         return response
 
 
@@ -95,7 +95,9 @@ class FaultProxy:
         self.upstream, self.plan = upstream, plan
         self._server: asyncio.base_events.Server | None = None
         # a fresh connection per request: no race with the API closing an idle keep-alive connection
-        self._http = httpx.AsyncClient(base_url=upstream, timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
+        self._http = httpx2.AsyncClient(
+            base_url=upstream, timeout=30, limits=httpx2.Limits(max_keepalive_connections=0)
+        )
         self.port = 0
 
     async def __aenter__(self) -> str:
@@ -139,7 +141,7 @@ class FaultProxy:
                         return self._reset(writer)
                     status, content = response.status_code, response.content
                     answer_headers = {k: v for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP}
-                out = [f"HTTP/1.1 {status} {httpx.codes.get_reason_phrase(status)}"]
+                out = [f"HTTP/1.1 {status} {httpx2.codes.get_reason_phrase(status)}"]
                 out += [f"{k}: {v}" for k, v in answer_headers.items() if k.lower() != "content-encoding"]
                 out.append(f"content-length: {len(content)}")
                 writer.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + content)
@@ -222,7 +224,7 @@ class Counts:
 class Truth:
     """The API read directly, without faults: how many times each write is stored."""
 
-    def __init__(self, api: httpx.AsyncClient):
+    def __init__(self, api: httpx2.AsyncClient):
         self.api = api
 
     async def all(self, path: str) -> list[dict[str, Any]]:
@@ -260,7 +262,7 @@ class Report:
 
 
 async def run_scenario(
-    session: Client, api: httpx.AsyncClient, counts: Counts, *, concurrency: int = 4, tag: str = ""
+    session: Client, api: httpx2.AsyncClient, counts: Counts, *, concurrency: int = 4, tag: str = ""
 ) -> Report:
     """Every write of ``counts`` through ``session`` as an :class:`Agent`; then each counted in the API."""
     import anyio

@@ -1,5 +1,5 @@
 """A hostile upstream: an HTTP app that quotes the caller's ``Authorization`` back in every place
-an API or a proxy might, one mode at a time. Served in process (``httpx.ASGITransport``) for the
+an API or a proxy might, one mode at a time. Served in process (``httpx2.ASGITransport``) for the
 quick tests and by uvicorn on loopback for the slow proof.
 
 ``POST /__mode/{name}`` switches the mode; every other request is answered by the mode.

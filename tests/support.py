@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import mcp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,9 +77,9 @@ def running(args: list[str], probe: str) -> Iterator[tuple[str, subprocess.Popen
         while True:
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
             try:
-                httpx.get(base + probe, timeout=0.5)
+                httpx2.get(base + probe, timeout=0.5)
                 break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 assert time.monotonic() < deadline, f"{args} did not start"
                 time.sleep(0.05)
         yield base, proc, output

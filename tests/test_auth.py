@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Iterator
 
-import httpx
 import httpx2
 import pytest
 import uvicorn
@@ -53,7 +52,7 @@ def _verifier(server: AuthorizationServer, **kw) -> IntrospectionTokenVerifier:
         resource=RESOURCE,
         client_id="missions-mcp",
         client_secret="s3cret",
-        transport=httpx.ASGITransport(app=server.app),
+        transport=httpx2.ASGITransport(app=server.app),
         **kw,
     )
 
@@ -143,7 +142,7 @@ async def test_a_failing_authorization_server_refuses_the_token():
     odd = IntrospectionTokenVerifier(
         "http://as.test/x",
         resource=RESOURCE,
-        transport=httpx.ASGITransport(app=Starlette(routes=[Route("/x", broken, methods=["POST"])])),
+        transport=httpx2.ASGITransport(app=Starlette(routes=[Route("/x", broken, methods=["POST"])])),
     )
     assert await odd.verify_token("good") is None
     unreachable = IntrospectionTokenVerifier(f"http://127.0.0.1:{free_port_on('127.0.0.1')}/x", resource=RESOURCE)
@@ -300,7 +299,7 @@ async def test_introspection_end_to_end(tmp_path, authorization_server):
                 "elsewhere": {"aud": "https://other.example/mcp", "scope": "missions", "client_id": "agent"},
             }
         )
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with httpx2.AsyncClient(timeout=10) as http:
             metadata = (await http.get(mcp.base + "/.well-known/oauth-protected-resource/mcp")).json()
             assert metadata["resource"] == endpoint and metadata["authorization_servers"] == [issuer]
             assert metadata["scopes_supported"] == ["missions"]

@@ -1,4 +1,4 @@
-"""Upstream faults the embedded API cannot produce, injected through ``httpx.MockTransport``:
+"""Upstream faults the embedded API cannot produce, injected through ``httpx2.MockTransport``:
 retries and their backoff, idempotency keys, Retry-After, error messages, argument validation
 before the network, the missing-key error, and connection pooling."""
 
@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 
 from missions_mcp.catalogue import BY_NAME
@@ -58,8 +58,8 @@ async def fails(client: MissionsClient, tool: str, args: dict[str, Any], kind: t
     "fault",
     [
         status(503, {"detail": "busy"}),
-        raises(httpx.ConnectError),
-        raises(httpx.ReadError),
+        raises(httpx2.ConnectError),
+        raises(httpx2.ReadError),
     ],
     ids=["503", "connect-error", "read-error"],
 )
@@ -86,7 +86,7 @@ async def test_separate_writes_get_different_keys_and_reads_none():
 @pytest.mark.anyio
 @pytest.mark.parametrize("given", [{}, {"idempotency_key": None}], ids=["left-out", "null"])
 async def test_log_event_fills_the_body_key_with_the_header_key_on_every_retry(given):
-    client, api, _ = make_client(status(503), raises(httpx.ReadError), status(201, {"data": event_data()}))
+    client, api, _ = make_client(status(503), raises(httpx2.ReadError), status(201, {"data": event_data()}))
     await call(client, "log_event", {**LOG_EVENT_ARGS, **given})
     assert len(api.requests) == 3
     body_keys = [json.loads(r.content)["idempotency_key"] for r in api.requests]
@@ -110,11 +110,11 @@ async def test_log_event_keeps_the_callers_key_and_sends_it_as_the_header():
     "fault",
     [
         *(status(code, {"detail": "try again"}) for code in (408, 409, 429, 500, 502, 503, 504)),
-        raises(httpx.ConnectError),
-        raises(httpx.ReadError),
-        raises(httpx.ReadTimeout, "timed out"),
-        raises(httpx.ConnectTimeout, "timed out"),
-        raises(httpx.RemoteProtocolError, "server disconnected"),
+        raises(httpx2.ConnectError),
+        raises(httpx2.ReadError),
+        raises(httpx2.ReadTimeout, "timed out"),
+        raises(httpx2.ConnectTimeout, "timed out"),
+        raises(httpx2.RemoteProtocolError, "server disconnected"),
     ],
     ids=[
         "408",
@@ -306,9 +306,9 @@ DETAIL_422 = {
         (status(502, text="<html><body>Bad Gateway</body></html>"), *GET_RUN, ServerError, ["HTTP 502"]),
         (status(400, text="plain words"), *UPDATE_RUN, BadRequestError, ["HTTP 400"]),
         (status(200, text="<html>captive portal</html>"), *GET_RUN, ServerError, ["HTTP 200", "not JSON"]),
-        (raises(httpx.ReadTimeout, "timed out"), *GET_RUN, TransportError, ["did not answer in time", "3 attempts"]),
+        (raises(httpx2.ReadTimeout, "timed out"), *GET_RUN, TransportError, ["did not answer in time", "3 attempts"]),
         (
-            raises(httpx.ConnectError, "refused"),
+            raises(httpx2.ConnectError, "refused"),
             *GET_RUN,
             TransportError,
             ["Could not reach", "ConnectError", "TELNYX_BASE_URL"],
@@ -444,7 +444,7 @@ async def test_one_pooled_http_client_is_reused_and_closed():
     client, api, _ = make_client(ok(run_data()))
     await call(client, *GET_RUN)
     pooled = client._http
-    assert isinstance(pooled, httpx.AsyncClient)
+    assert isinstance(pooled, httpx2.AsyncClient)
     assert (pooled.timeout.read, pooled.timeout.connect) == (client.settings.timeout, client.settings.connect_timeout)
     await call(client, *UPDATE_RUN)
     await call(client, "log_event", LOG_EVENT_ARGS)
@@ -457,6 +457,6 @@ async def test_one_pooled_http_client_is_reused_and_closed():
 @pytest.mark.anyio
 async def test_the_scripted_api_serves_in_order_then_repeats_the_last_answer():
     api = ScriptedAPI(status(500), status(201))
-    async with httpx.AsyncClient(transport=api.transport, base_url="http://x") as http:
+    async with httpx2.AsyncClient(transport=api.transport, base_url="http://x") as http:
         codes = [(await http.get("/")).status_code for _ in range(3)]
     assert codes == [500, 201, 201]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from faults import Counts, FaultPlan, FaultProxy, FaultyTransport, Report, run_scenario
 from mcp import Client
@@ -55,10 +55,12 @@ async def test_an_agent_that_repeats_as_told_stores_each_write_once(tmp_path: Pa
     app = create_app(tmp_path / "m.db")
     plan = FaultPlan(rate=0.45, seed=11)
     settings = Settings(base_url="http://faulty.test/v2", max_retries=2)
-    client = MissionsClient(settings, transport=FaultyTransport(httpx.ASGITransport(app=app), plan), sleep=_quick_sleep)
+    client = MissionsClient(
+        settings, transport=FaultyTransport(httpx2.ASGITransport(app=app), plan), sleep=_quick_sleep
+    )
     missions = build_server(settings, client=client)
     counts = Counts(log_event=40, create_mission=8, start_run=8, add_plan_steps=8, delete_mission=8)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://direct.test/v2") as api:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://direct.test/v2") as api:
         with anyio.fail_after(120):
             async with Client(missions.server, mode="auto") as session:
                 report = await run_scenario(session, api, counts, tag="quick")
@@ -74,8 +76,8 @@ async def test_proof_faults_between_the_server_and_a_real_api_lose_and_double_no
     with running(["api", "--port", "{port}", "--db", str(tmp_path / "m.db")], "/v2/ai/missions") as (base, _, _o):
         async with (
             FaultProxy(base, plan) as proxy,
-            httpx.AsyncClient(
-                base_url=base + "/v2", timeout=30, limits=httpx.Limits(max_keepalive_connections=0)
+            httpx2.AsyncClient(
+                base_url=base + "/v2", timeout=30, limits=httpx2.Limits(max_keepalive_connections=0)
             ) as api,
         ):
             settings = Settings(base_url=proxy + "/v2", max_retries=2)

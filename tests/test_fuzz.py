@@ -17,7 +17,7 @@ from uuid import UUID
 
 import anyio
 import anyio.from_thread
-import httpx
+import httpx2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -168,10 +168,10 @@ class Recorder:
         self.requests: list[tuple[str, str]] = []
         self.statuses: list[int] = []
 
-    async def on_request(self, request: httpx.Request) -> None:
+    async def on_request(self, request: httpx2.Request) -> None:
         self.requests.append((request.method, request.url.raw_path.decode("ascii").split("?", 1)[0]))
 
-    async def on_response(self, response: httpx.Response) -> None:
+    async def on_response(self, response: httpx2.Response) -> None:
         self.statuses.append(response.status_code)
 
 

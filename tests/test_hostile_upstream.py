@@ -3,7 +3,7 @@ HTML, invalid JSON, JSON escapes, redirects, headers, successful answers) never 
 result, a resource, a prompt, a completion or a log line, at any log level.
 
 Quick: a handful of tools and every view, prompt and completion, in process (the hostile app over
-``httpx.ASGITransport``). Slow: every tool, the real command over stdio at ``--log-level DEBUG``
+``httpx2.ASGITransport``). Slow: every tool, the real command over stdio at ``--log-level DEBUG``
 against the hostile app served by uvicorn on loopback, and ``missions-mcp api`` at DEBUG given the
 key as a bearer token.
 """
@@ -21,7 +21,7 @@ from typing import Any
 from uuid import uuid4
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
@@ -112,7 +112,7 @@ QUICK_TOOLS = ["get_run", "list_missions", "log_event", "update_plan_step", "del
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", list(MODES))
 async def test_a_quoted_key_reaches_no_result_view_prompt_completion_or_log(mode, caplog):
-    for name in ("", "missions_mcp", "httpx", "httpcore", "mcp", "uvicorn"):
+    for name in ("", "missions_mcp", "httpx2", "httpcore2", "mcp", "uvicorn"):
         caplog.set_level(logging.DEBUG, logger=name)
     app = hostile_app()
     app.state.hostile["mode"] = mode
@@ -121,7 +121,7 @@ async def test_a_quoted_key_reaches_no_result_view_prompt_completion_or_log(mode
     async def no_sleep(seconds: float) -> None:
         pass
 
-    client = MissionsClient(settings, transport=httpx.ASGITransport(app=app), sleep=no_sleep)
+    client = MissionsClient(settings, transport=httpx2.ASGITransport(app=app), sleep=no_sleep)
     missions = build_server(settings, client=client)
     seen = Seen()
     with anyio.fail_after(60):
@@ -139,7 +139,7 @@ async def test_a_redirect_is_an_error_and_is_never_followed():
     app = hostile_app()
     app.state.hostile["mode"] = "redirect-same-host"
     settings = Settings(api_key=CANARY, base_url="http://hostile.test/v2", max_retries=2)
-    missions = build_server(settings, client=MissionsClient(settings, transport=httpx.ASGITransport(app=app)))
+    missions = build_server(settings, client=MissionsClient(settings, transport=httpx2.ASGITransport(app=app)))
     async with Client(missions.server, mode="legacy") as session:
         deleted = await session.call_tool("delete_mission", {"mission_id": MISSION})
         read = await session.call_tool("get_run", {"mission_id": MISSION, "run_id": RUN})
@@ -157,7 +157,7 @@ async def test_a_redirect_to_another_host_names_the_host_without_the_query():
     app = hostile_app()
     app.state.hostile["mode"] = "redirect"
     settings = Settings(api_key=CANARY, base_url="http://hostile.test/v2")
-    client = MissionsClient(settings, transport=httpx.ASGITransport(app=app))
+    client = MissionsClient(settings, transport=httpx2.ASGITransport(app=app))
     missions = build_server(settings, client=client)
     async with Client(missions.server, mode="auto") as session:
         result = await session.call_tool("get_mission", {"mission_id": MISSION})
@@ -218,7 +218,7 @@ async def test_proof_every_tool_view_prompt_and_completion_over_stdio_at_debug(t
         f"{_leaks(stderr)} in logs"
     )
     assert requests >= len(MODES) * len(tools)
-    assert "HTTP Request:" in stderr, "httpx said nothing at DEBUG: the log check would prove little"
+    assert "HTTP Request:" in stderr, "httpx2 said nothing at DEBUG: the log check would prove little"
     assert seen.leaks() == 0, [t for t in seen.texts if _leaks(t)][:3]
     assert _leaks(stderr) == 0, [line for line in stderr.splitlines() if _leaks(line)][:3]
 
@@ -230,7 +230,7 @@ def test_proof_the_embedded_api_at_debug_logs_no_bearer_token(tmp_path: Path):
         "/v2/ai/missions",
     ) as (base, _, output):
         headers = {"Authorization": f"Bearer {CANARY}"}
-        with httpx.Client(base_url=base + "/v2", headers=headers, timeout=10) as http:
+        with httpx2.Client(base_url=base + "/v2", headers=headers, timeout=10) as http:
             mission = http.post("/ai/missions", json={"name": f"echo {CANARY}"}).json()["data"]
             http.get(f"/ai/missions/{mission['mission_id']}/nope?token={CANARY}")
             http.post("/ai/missions", content=b"{not json " + CANARY.encode())

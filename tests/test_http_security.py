@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import httpx2
 import pytest
 from mcp import Client
@@ -65,11 +64,11 @@ INITIALIZE = {
 }
 
 
-def _request(method: str, url: str, headers: dict[str, str]) -> httpx.Response:
+def _request(method: str, url: str, headers: dict[str, str]) -> httpx2.Response:
     body = INITIALIZE if method == "POST" else None
     headers = {"Accept": "application/json, text/event-stream", **headers}
     # A refused request is answered at once; an accepted GET /sse would stream, so only the status is read.
-    with httpx.stream(method, url, json=body, headers=headers, timeout=10) as response:
+    with httpx2.stream(method, url, json=body, headers=headers, timeout=10) as response:
         if response.status_code >= 400:
             response.read()
         return response
@@ -97,7 +96,7 @@ def test_mcp_refuses_foreign_host_and_origin_everywhere(tmp_path, host, transpor
         # The server's own names and pages pass the guard (and reach the route).
         path = "/.well-known/oauth-protected-resource/" + ("mcp" if transport == "streamable-http" else "sse")
         for name in {shown(host), "localhost", "127.0.0.1"}:
-            own = httpx.get(
+            own = httpx2.get(
                 served.base + path, headers={"Host": f"{name}:{served.port}", "Origin": f"http://{name}:{served.port}"}
             )
             assert own.status_code == 200, name
@@ -116,7 +115,7 @@ def test_mcp_without_auth_on_loopback_still_checks_hosts(tmp_path, host):
 def test_api_refuses_foreign_host_and_origin_everywhere(tmp_path, host):
     with serving(["--db", str(tmp_path / "m.db")], host=host, api=True) as served:
         _assert_refuses_foreign(served.base, API_ENDPOINTS, {})
-        own = httpx.get(served.base + "/ai/missions", headers={"Origin": f"http://localhost:{served.port}"})
+        own = httpx2.get(served.base + "/ai/missions", headers={"Origin": f"http://localhost:{served.port}"})
         assert own.status_code == 200
         assert served.stop() == 0
 
@@ -134,12 +133,12 @@ def test_allowed_hosts_and_origins_widen_the_policy(tmp_path):
     ]
     with serving(args, env={"MISSIONS_AUTH_TOKEN": TOKEN}) as served:
         url = served.base + "/.well-known/oauth-protected-resource/mcp"
-        assert httpx.get(url, headers={"Host": "mcp.team.example"}).status_code == 200
-        assert httpx.get(url, headers={"Host": "mcp.team.example:8443"}).status_code == 200
-        assert httpx.get(url, headers={"Origin": "https://console.team.example"}).status_code == 200
-        assert httpx.get(url, headers={"Origin": "https://mcp.team.example"}).status_code == 200
-        assert httpx.get(url, headers={"Origin": "https://console.team.example.evil"}).status_code == 403
-        assert httpx.get(url, headers={"Host": "team.example"}).status_code == 421
+        assert httpx2.get(url, headers={"Host": "mcp.team.example"}).status_code == 200
+        assert httpx2.get(url, headers={"Host": "mcp.team.example:8443"}).status_code == 200
+        assert httpx2.get(url, headers={"Origin": "https://console.team.example"}).status_code == 200
+        assert httpx2.get(url, headers={"Origin": "https://mcp.team.example"}).status_code == 200
+        assert httpx2.get(url, headers={"Origin": "https://console.team.example.evil"}).status_code == 403
+        assert httpx2.get(url, headers={"Host": "team.example"}).status_code == 421
 
 
 # -- authentication
@@ -171,7 +170,7 @@ def test_missing_or_wrong_token_is_401_with_resource_metadata(tmp_path, transpor
                 assert challenge.startswith("Bearer ") and 'error="invalid_token"' in challenge
                 assert f'resource_metadata="{metadata_url}"' in challenge
                 assert TOKEN not in refused.text and TOKEN not in challenge
-        metadata = httpx.get(metadata_url).json()
+        metadata = httpx2.get(metadata_url).json()
         assert metadata["resource"] == served.base + path
         assert metadata["authorization_servers"] and metadata["bearer_methods_supported"] == ["header"]
         assert served.stop() == 0
@@ -202,7 +201,7 @@ async def test_client_with_the_token_works_and_its_header_never_reaches_the_api(
             assert missing.is_error
             everything = [made.model_dump_json(), missing.model_dump_json()]
         # The mission lives in the tenant of the server's key, and in no tenant of the client's token.
-        async with httpx.AsyncClient(base_url=api.base, timeout=10) as http:
+        async with httpx2.AsyncClient(base_url=api.base, timeout=10) as http:
             stored = await http.get(f"/ai/missions/{mission_id}", headers={"Authorization": f"Bearer {CANARY}"})
             assert stored.status_code == 200
             assert (await http.get("/ai/missions", headers={"Authorization": f"Bearer {TOKEN}"})).status_code == 401
@@ -230,7 +229,7 @@ def test_canary_key_never_appears_over_http(tmp_path):
         ["--transport", "streamable-http", "--base-url", dead, "--max-retries", "0"], env={"TELNYX_API_KEY": CANARY}
     ) as served:
         seen: list[str] = []
-        with httpx.Client(
+        with httpx2.Client(
             base_url=served.base, timeout=10, headers={"Accept": "application/json, text/event-stream"}
         ) as http:
             init = http.post("/mcp", json=INITIALIZE)
@@ -355,9 +354,9 @@ def test_api_accepts_only_its_tokens_one_tenant_each(tmp_path: Path):
     tokens = "alpha-token-000001,beta-token-0000002"
     with serving(["--db", str(tmp_path / "m.db")], api=True, env={"MISSIONS_API_TOKENS": tokens}) as api:
 
-        def call(method: str, path: str, token: str | None, **kw) -> httpx.Response:
+        def call(method: str, path: str, token: str | None, **kw) -> httpx2.Response:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
-            return httpx.request(method, api.base + path, headers=headers, timeout=10, **kw)
+            return httpx2.request(method, api.base + path, headers=headers, timeout=10, **kw)
 
         for token in (None, "gamma-token-0000003", "alpha-token-000001x", "alpha-token-00000"):
             refused = call("POST", "/ai/missions", token, json={"name": "minted?"})

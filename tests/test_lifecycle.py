@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 
@@ -82,7 +82,7 @@ def api(tmp_path):
 
 
 def _mission(api: Served) -> str:
-    return httpx.post(api.base + "/ai/missions", json={"name": "in flight"}, timeout=10).json()["data"]["mission_id"]
+    return httpx2.post(api.base + "/ai/missions", json={"name": "in flight"}, timeout=10).json()["data"]["mission_id"]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -226,6 +226,6 @@ def test_stdio_exits_0_when_stdin_closes(tmp_path):
 def test_api_exits_0_on_sigterm_and_closes_its_database(tmp_path):
     db = tmp_path / "api.db"
     with serving(["--db", str(db)], api=True) as api:
-        assert httpx.post(api.base + "/ai/missions", json={"name": "x"}, timeout=10).status_code == 201
+        assert httpx2.post(api.base + "/ai/missions", json={"name": "x"}, timeout=10).status_code == 201
         assert api.stop() == 0
     assert not Path(f"{db}-wal").exists()

@@ -5,7 +5,7 @@ never listed, another timestamp style, the wrong type. Each tool is called throu
 ``mcp.Client`` (whose SDK validates ``structuredContent`` against the tool's ``outputSchema`` and
 raises on a mismatch) over answers drifted at random from a valid one, and the result is checked
 again with ``jsonschema`` as clients do: a valid result or a clear ``isError``, nothing else. The
-upstream is an ``httpx.MockTransport``: the real embedded API cannot be made to answer off-contract.
+upstream is an ``httpx2.MockTransport``: the real embedded API cannot be made to answer off-contract.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import random
 import uuid
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -156,8 +156,8 @@ async def _drifting(op: Operation, mode: str, rounds: int) -> None:
     valid = example(raw, raw.get("$defs", {}))
     current: dict[str, Any] = {"answer": valid}
 
-    def upstream(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(op.status, json=current["answer"])
+    def upstream(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(op.status, json=current["answer"])
 
     settings = Settings(
         backend="remote",
@@ -165,7 +165,7 @@ async def _drifting(op: Operation, mode: str, rounds: int) -> None:
         base_url="https://api.example.test/v2",
         max_retries=0,
     )
-    server = MissionsServer(settings, client=MissionsClient(settings, transport=httpx.MockTransport(upstream)))
+    server = MissionsServer(settings, client=MissionsClient(settings, transport=httpx2.MockTransport(upstream)))
     rng = random.Random(f"{op.name}-{mode}")
     outcomes = {"valid": 0, "error": 0}
     try:

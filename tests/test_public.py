@@ -1,4 +1,4 @@
-"""The library's public surface: what ``missions_mcp`` exports, pinned (as httpx pins its ``__all__``)."""
+"""The library's public surface: what ``missions_mcp`` exports, pinned (as httpx2 pins its ``__all__``)."""
 
 from __future__ import annotations
 

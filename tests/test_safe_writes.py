@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 from test_tool_requests import CASES
@@ -50,7 +50,7 @@ def test_every_write_tool_takes_an_idempotency_key_and_no_read_does():
 @pytest.mark.anyio
 @pytest.mark.parametrize("op", WRITES, ids=lambda op: op.name)
 async def test_the_callers_key_is_the_header_of_every_attempt_and_in_the_body_only_where_the_contract_has_it(op):
-    client, api, _ = make_client(status(503), raises(httpx.ReadError), ok({}))
+    client, api, _ = make_client(status(503), raises(httpx2.ReadError), ok({}))
     await client.call(op, {**_arguments(op.name), "idempotency_key": "agent-key-1"})
     assert api.header("Idempotency-Key") == ["agent-key-1"] * 3
     for request in api.requests:
@@ -94,8 +94,8 @@ def test_the_read_that_checks_a_write_is_derived_from_the_catalogue():
 
 # --------------------------------------------------------------------------- "may have been stored"
 
-LOST = raises(httpx.ReadError, "connection reset by peer")
-REFUSED = raises(httpx.ConnectError, "connection refused")
+LOST = raises(httpx2.ReadError, "connection reset by peer")
+REFUSED = raises(httpx2.ConnectError, "connection refused")
 
 
 @pytest.mark.anyio
@@ -103,7 +103,7 @@ REFUSED = raises(httpx.ConnectError, "connection refused")
     "tool, script, stored_note, also",
     [
         ("log_event", [LOST, LOST, status(503)], True, ["HTTP 503", "list_events"]),
-        ("create_mission", [LOST, raises(httpx.ReadTimeout, "timed out")], True, ["did not answer", "list_missions"]),
+        ("create_mission", [LOST, raises(httpx2.ReadTimeout, "timed out")], True, ["did not answer", "list_missions"]),
         (
             "delete_mission",
             [LOST, status(404, {"detail": "Not Found"})],
@@ -170,15 +170,15 @@ async def test_the_note_reaches_the_model_and_the_repeat_with_its_key_is_answere
     from missions_mcp.local import create_app
 
     app = create_app(tmp_path / "m.db")
-    inner = httpx.ASGITransport(app=app)
+    inner = httpx2.ASGITransport(app=app)
     lose = {"on": True}
 
-    class LoseAnswers(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    class LoseAnswers(httpx2.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
             response = await inner.handle_async_request(request)
             if lose["on"] and request.method != "GET":
                 await response.aread()
-                raise httpx.ReadError("connection reset by peer", request=request)
+                raise httpx2.ReadError("connection reset by peer", request=request)
             return response
 
     from missions_mcp.client import MissionsClient
@@ -279,8 +279,8 @@ async def test_arguments_bound_for_a_header_or_url_or_past_their_size_are_refuse
 async def test_the_embedded_api_holds_the_same_limits(tmp_path):
     from missions_mcp.local import create_app
 
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(tmp_path / "m.db")), base_url="http://local.test/v2"
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=create_app(tmp_path / "m.db")), base_url="http://local.test/v2"
     ) as api:
         too_long = await api.post("/ai/missions", json={"name": "n" * 501})
         assert too_long.status_code == 422

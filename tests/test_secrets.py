@@ -8,7 +8,7 @@ import traceback
 from uuid import uuid4
 
 import anyio
-import httpx
+import httpx2
 import pytest
 
 from missions_mcp.catalogue import BY_NAME
@@ -19,7 +19,7 @@ from fakeapi import RUN, event_data, make_client, raises, run_data, status, step
 from support import Client
 
 CANARY = "KEYCANARY-" + uuid4().hex
-LOGGERS = ("", "missions_mcp", "httpx", "httpcore", "mcp")
+LOGGERS = ("", "missions_mcp", "httpx2", "httpcore2", "mcp")
 
 
 @pytest.fixture
@@ -46,9 +46,9 @@ FAULTS = {
     "429-long-retry-after": status(429, {"detail": "slow down"}, headers={"Retry-After": "3600"}),
     "500": status(500, {"detail": "boom"}),
     "503-exhausted": status(503),
-    "timeout": raises(httpx.ReadTimeout, "timed out"),
-    "connect-error": raises(httpx.ConnectError, "connection refused"),
-    "read-error": raises(httpx.ReadError, "connection reset by peer"),
+    "timeout": raises(httpx2.ReadTimeout, "timed out"),
+    "connect-error": raises(httpx2.ConnectError, "connection refused"),
+    "read-error": raises(httpx2.ReadError, "connection reset by peer"),
     "non-json-debug-page": status(502, text=f"<html>proxy debug: Authorization: Bearer {CANARY}</html>"),
     "success": None,
 }

@@ -7,7 +7,7 @@ import random
 import re
 import uuid
 
-import httpx
+import httpx2
 import pytest
 from mcp.shared.exceptions import MCPError
 from mcp_types import PromptReference, ResourceTemplateReference
@@ -41,13 +41,13 @@ async def test_views_prompts_and_completions_answer_or_fail_clearly(mode: str) -
     rng = random.Random(mode)
     state = {"drifting": False}
 
-    def upstream(request: httpx.Request) -> httpx.Response:
+    def upstream(request: httpx2.Request) -> httpx2.Response:
         op = next(op for op, route in ROUTES if route.match(request.url.path))
         raw = op.result.model_json_schema(mode="serialization")  # type: ignore[union-attr]
         answer = example(raw, raw.get("$defs", {}))
         if state["drifting"] and rng.random() < 0.5:
             answer, _ = drift(answer, rng)
-        return httpx.Response(200, json=answer)
+        return httpx2.Response(200, json=answer)
 
     settings = Settings(
         backend="remote",
@@ -55,7 +55,7 @@ async def test_views_prompts_and_completions_answer_or_fail_clearly(mode: str) -
         base_url="https://api.example.test/v2",
         max_retries=0,
     )
-    server = MissionsServer(settings, client=MissionsClient(settings, transport=httpx.MockTransport(upstream)))
+    server = MissionsServer(settings, client=MissionsClient(settings, transport=httpx2.MockTransport(upstream)))
     base = f"missions://missions/{MID}"
     uris = [
         base,

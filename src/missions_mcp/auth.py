@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import httpx
+import httpx2
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 
@@ -92,11 +92,11 @@ class IntrospectionTokenVerifier(TokenVerifier):
         timeout: float = 5.0,
         cache_seconds: float = 60.0,
         cache_size: int = 1024,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
     ):
         self.endpoint = endpoint
         self._resource = resource
-        self._auth = httpx.BasicAuth(client_id, client_secret or "") if client_id else None
+        self._auth = httpx2.BasicAuth(client_id, client_secret or "") if client_id else None
         self._timeout = timeout
         self._cache_seconds = cache_seconds
         self._cache_size = cache_size
@@ -121,16 +121,16 @@ class IntrospectionTokenVerifier(TokenVerifier):
 
     async def _introspect(self, token: str) -> AccessToken | None:
         try:
-            async with httpx.AsyncClient(
+            async with httpx2.AsyncClient(
                 timeout=self._timeout, transport=self._transport, follow_redirects=False
             ) as http:
                 response = await http.post(
                     self.endpoint,
                     data={"token": token, "token_type_hint": "access_token"},
-                    auth=self._auth or httpx.USE_CLIENT_DEFAULT,
+                    auth=self._auth or httpx2.USE_CLIENT_DEFAULT,
                     headers={"Accept": "application/json"},
                 )
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             logger.warning("token introspection at %s failed: %s", self.endpoint, type(exc).__name__)
             return None
         if response.status_code != 200:
@@ -170,7 +170,7 @@ class Authentication:
 
 
 def _check_endpoint(name: str, url: str) -> None:
-    parsed = httpx.URL(url)
+    parsed = httpx2.URL(url)
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ValueError(f"{name} must be an http(s) URL (got {url!r})")
     if parsed.scheme == "http" and not is_loopback(parsed.host):
@@ -208,7 +208,7 @@ def authentication(settings: Settings, *, resource_url: str) -> Authentication |
         _check_endpoint("--auth-issuer", settings.auth_issuer)
     # A static token comes from no authorization server; the metadata then names this server's own
     # origin, where a client that tries OAuth discovery finds nothing and asks its user for the token.
-    issuer = settings.auth_issuer or str(httpx.URL(resource_url).copy_with(path="/", query=None)).rstrip("/")
+    issuer = settings.auth_issuer or str(httpx2.URL(resource_url).copy_with(path="/", query=None)).rstrip("/")
     auth_settings = AuthSettings(
         issuer_url=issuer,  # pydantic parses the string
         resource_server_url=resource_url,

@@ -1,6 +1,6 @@
 """The async HTTP client of the Missions API.
 
-One pooled ``httpx.AsyncClient`` per server, built lazily on the first call (so a missing API key
+One pooled ``httpx2.AsyncClient`` per server, built lazily on the first call (so a missing API key
 is a clear tool error, not a dead server). Every call of an :class:`~missions_mcp.catalogue.Operation`
 goes through :meth:`MissionsClient.call`: arguments are validated against the operation's model,
 the request is built from the catalogue entry, and retries, idempotency and error mapping happen
@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 import anyio
-import httpx
+import httpx2
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
@@ -218,7 +218,7 @@ class _Retryable(Exception):
     """An attempt that may succeed if repeated: a retryable status or a transport failure."""
 
     def __init__(
-        self, response: httpx.Response | None = None, error: Exception | None = None, retry_after: float | None = None
+        self, response: httpx2.Response | None = None, error: Exception | None = None, retry_after: float | None = None
     ):
         self.response = response
         self.error = error
@@ -233,7 +233,7 @@ class _Retryable(Exception):
         after the request was sent may each have followed a stored write."""
         if self.response is not None:
             return self.response.status_code not in (408, 429)
-        return not isinstance(self.error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        return not isinstance(self.error, (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout))
 
 
 def _may_follow_a_stored_write(error: MissionsError) -> bool:
@@ -276,7 +276,7 @@ def _number(text: str) -> float:
     return value
 
 
-def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> float | None:
+def retry_after_seconds(headers: httpx2.Headers, now: float | None = None) -> float | None:
     """Seconds the server asks us to wait: ``retry-after-ms``, ``Retry-After`` seconds or HTTP date."""
     ms = headers.get("retry-after-ms")
     if ms:
@@ -306,7 +306,7 @@ class MissionsClient:
         self,
         settings: Settings,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         event_hooks: Mapping[str, list[Callable[..., Any]]] | None = None,
     ):
@@ -315,14 +315,14 @@ class MissionsClient:
         self._transport = transport
         self._sleep = sleep
         self._event_hooks = dict(event_hooks or {})
-        self._http: httpx.AsyncClient | None = None
+        self._http: httpx2.AsyncClient | None = None
         self._embedded_store: Any = None
         self._lock = anyio.Lock()
         self._backoff = wait_exponential_jitter(multiplier=0.5, max=8.0, jitter=0.5)
 
     # -- lifecycle
 
-    async def _client(self) -> httpx.AsyncClient:
+    async def _client(self) -> httpx2.AsyncClient:
         if self._http is not None:
             return self._http
         async with self._lock:
@@ -330,7 +330,7 @@ class MissionsClient:
                 self._http = self._build()
         return self._http
 
-    def _build(self) -> httpx.AsyncClient:
+    def _build(self) -> httpx2.AsyncClient:
         s = self.settings
         if s.needs_api_key and not s.api_key:
             raise ConfigurationError(
@@ -347,14 +347,14 @@ class MissionsClient:
 
             app = create_app(db_target(s.db_path))
             self._embedded_store = app.state.store  # ASGI has no lifespan here: aclose() closes it
-            transport = httpx.ASGITransport(app=app)
+            transport = httpx2.ASGITransport(app=app)
             if gc.get_freeze_count():  # the server froze its start-up heap (serving.serve): the embedded API,
                 gc.freeze()  # built on the first call, lives as long, so keep it out of full collections too
-        return httpx.AsyncClient(
+        return httpx2.AsyncClient(
             base_url=s.resolved_base_url,
             headers=headers,
-            timeout=httpx.Timeout(s.timeout, connect=s.connect_timeout),
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            timeout=httpx2.Timeout(s.timeout, connect=s.connect_timeout),
+            limits=httpx2.Limits(max_connections=32, max_keepalive_connections=16),
             transport=transport,
             event_hooks=self._event_hooks,
             follow_redirects=False,  # a redirect is an error the model reads; the key never follows it
@@ -451,7 +451,7 @@ class MissionsClient:
 
     async def _attempt(
         self,
-        http: httpx.AsyncClient,
+        http: httpx2.AsyncClient,
         req: PreparedRequest,
         content: bytes | None,
         headers: dict[str, str],
@@ -463,10 +463,10 @@ class MissionsClient:
             response = await http.request(
                 req.method, req.path, params=req.query or None, content=content, headers=headers or None
             )
-        except httpx.TimeoutException as exc:
+        except httpx2.TimeoutException as exc:
             logger.info("%s %s: timeout (attempt %d)", req.method, req.path, attempt)
             raise _Retryable(error=exc) from None
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             logger.info("%s %s: %s (attempt %d)", req.method, req.path, type(exc).__name__, attempt)
             raise _Retryable(error=exc) from None
         logger.debug(
@@ -500,7 +500,7 @@ class MissionsClient:
         raise api_error(status, body, what=what, retry_after=retry_after)
 
     @staticmethod
-    def _should_retry(response: httpx.Response) -> bool:
+    def _should_retry(response: httpx2.Response) -> bool:
         hint = response.headers.get("x-should-retry")
         if hint == "true":
             return True
@@ -525,7 +525,7 @@ class MissionsClient:
             return api_error(
                 last.response.status_code, _json_or_none(last.response), what=what, retry_after=last.retry_after
             )
-        if isinstance(last.error, httpx.TimeoutException):
+        if isinstance(last.error, httpx2.TimeoutException):
             return TransportError(
                 f"The Missions API did not answer in time ({attempts} attempts, {self.settings.timeout:g} s each). "
                 "Try again shortly."
@@ -537,13 +537,13 @@ class MissionsClient:
         )
 
 
-def _redirect_error(req: PreparedRequest, response: httpx.Response, what: str) -> RedirectError:
+def _redirect_error(req: PreparedRequest, response: httpx2.Response, what: str) -> RedirectError:
     status = response.status_code
     target = "another address"
     location = response.headers.get("location", "")
     try:
         url = response.request.url.join(location) if location else None
-    except (httpx.InvalidURL, ValueError):
+    except (httpx2.InvalidURL, ValueError):
         url = None
     if url is not None and url.scheme in ("http", "https") and url.host:
         port = f":{url.port}" if url.port else ""
@@ -558,7 +558,7 @@ def _redirect_error(req: PreparedRequest, response: httpx.Response, what: str) -
     )
 
 
-def _json_or_none(response: httpx.Response) -> Any:
+def _json_or_none(response: httpx2.Response) -> Any:
     try:
         return response.json()
     except ValueError:

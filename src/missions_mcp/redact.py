@@ -169,11 +169,11 @@ def install_log_redaction() -> None:
 def quiet_third_party_loggers(level: str) -> None:
     """Keep request and response content out of the logs, even at DEBUG.
 
-    httpcore's DEBUG lines carry raw response headers (where a proxy may quote the key back), and
-    hpack's the header tables: never below WARNING. httpx says one line per request (method, URL,
+    httpcore2's DEBUG lines carry raw response headers (where a proxy may quote the key back), and
+    hpack's the header tables: never below WARNING. httpx2 says one line per request (method, URL,
     status) and only at DEBUG, since a poll would flood stderr otherwise.
     """
     debug = level.upper() == "DEBUG"
-    for name in ("httpcore", "hpack", "h11", "h2"):
+    for name in ("httpcore", "httpcore2", "hpack", "h11", "h2"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.DEBUG if debug else logging.WARNING)
+    logging.getLogger("httpx2").setLevel(logging.DEBUG if debug else logging.WARNING)

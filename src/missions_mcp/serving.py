@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
+import httpx2
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import (
     BearerAuthBackend,
@@ -104,7 +104,7 @@ def http_protection(settings: Settings) -> HttpProtection:
     """What serving ``settings`` over HTTP needs, or ``ValueError`` saying why it cannot and how to fix it."""
     allowed = list(settings.allowed_hosts)
     if settings.public_url:
-        public = httpx.URL(settings.public_url)
+        public = httpx2.URL(settings.public_url)
         if public.scheme not in ("http", "https") or not public.host:
             raise ValueError(f"--public-url must be an http(s) URL (got {settings.public_url!r})")
         allowed.append(public.host if public.port is None else f"{public.host}:{public.port}")

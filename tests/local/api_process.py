@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from support import clean_env, free_port
 
@@ -53,9 +53,9 @@ class ApiProcess:
         while True:
             assert self.proc.poll() is None, self.proc.stderr.read().decode() if self.proc.stderr else ""
             try:
-                httpx.get(self.base + "/ai/missions", timeout=0.5)
+                httpx2.get(self.base + "/ai/missions", timeout=0.5)
                 return self
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 if time.monotonic() > deadline:
                     self.proc.kill()
                     _, err = self.proc.communicate(timeout=10)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import uvicorn
 
@@ -41,15 +41,15 @@ def app(store_target: str | Path) -> Iterator[Any]:
 
 
 @pytest.fixture
-async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://local") as c:
+async def client(app: Any) -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://local") as c:
         yield c
 
 
 class Api:
     """Small helpers over a client: create the things most tests need."""
 
-    def __init__(self, client: httpx.AsyncClient):
+    def __init__(self, client: httpx2.AsyncClient):
         self.c = client
 
     async def mission(self, **fields: Any) -> str:
@@ -75,13 +75,13 @@ class Api:
                 assert r.status_code == 200, r.text
         return mission_id, run_id
 
-    async def event(self, mission_id: str, run_id: str, **fields: Any) -> httpx.Response:
+    async def event(self, mission_id: str, run_id: str, **fields: Any) -> httpx2.Response:
         body = {"type": "message", "summary": "hello", **fields}
         return await self.c.post(f"/ai/missions/{mission_id}/runs/{run_id}/events", json=body)
 
 
 @pytest.fixture
-def api(client: httpx.AsyncClient) -> Api:
+def api(client: httpx2.AsyncClient) -> Api:
     return Api(client)
 
 

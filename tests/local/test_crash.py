@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from api_process import ApiProcess
 
@@ -52,7 +52,7 @@ def request_of(write: Write, events_path: str) -> tuple[str, str, dict]:
     return "POST", events_path, {"type": "message", "summary": write.ident}
 
 
-async def send(http: httpx.AsyncClient, write: Write, events_path: str) -> httpx.Response:
+async def send(http: httpx2.AsyncClient, write: Write, events_path: str) -> httpx2.Response:
     method, path, body = request_of(write, events_path)
     return await http.request(method, path, json=body, headers={"Idempotency-Key": write.ident})
 
@@ -66,14 +66,14 @@ async def burst(
 
     async def client(n: int) -> None:
         nonlocal acknowledged
-        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        async with httpx2.AsyncClient(base_url=base, timeout=10) as http:
             i = 0
             while True:
                 write = Write(f"r{round_}-c{n}-w{i}", "mission" if i % 4 == 0 else "event")
                 i += 1
                 try:
                     r = await send(http, write, events_path)
-                except httpx.TransportError:
+                except httpx2.TransportError:
                     ledger.in_flight.append(write)  # no answer: it may or may not have been stored
                     return
                 if r.status_code >= 300:
@@ -106,7 +106,7 @@ def stored(db: Path, run_seq: int) -> tuple[Counter[str], Counter[str], str]:
 async def test_sigkill_during_a_write_burst_loses_and_doubles_nothing(tmp_path):
     db = tmp_path / "crash.db"
     server = ApiProcess(db).start()
-    async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
+    async with httpx2.AsyncClient(base_url=server.base, timeout=10) as http:
         mission = (await http.post("/ai/missions", json={"name": "crash"})).json()["data"]
         run = (await http.post(f"/ai/missions/{mission['mission_id']}/runs", json={})).json()["data"]
     events_path = f"/ai/missions/{mission['mission_id']}/runs/{run['run_id']}/events"
@@ -127,7 +127,7 @@ async def test_sigkill_during_a_write_burst_loses_and_doubles_nothing(tmp_path):
             )
         proc.wait(timeout=10)
         server = ApiProcess(db).start()
-        async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
+        async with httpx2.AsyncClient(base_url=server.base, timeout=10) as http:
             while ledger.in_flight:
                 write = ledger.in_flight.pop()
                 r = await send(http, write, events_path)
@@ -169,9 +169,9 @@ def test_processes_starting_at_once_on_a_new_database_all_come_up(tmp_path):
             for server in servers:
                 server.wait_ready(timeout=60)
             for n, server in enumerate(servers):
-                r = httpx.post(server.base + "/ai/missions", json={"name": f"from {n}"}, timeout=30)
+                r = httpx2.post(server.base + "/ai/missions", json={"name": f"from {n}"}, timeout=30)
                 assert r.status_code == 201, r.text
-            listed = httpx.get(servers[0].base + "/ai/missions", timeout=30).json()
+            listed = httpx2.get(servers[0].base + "/ai/missions", timeout=30).json()
             assert listed["meta"]["total_results"] == len(servers)
         finally:
             errors = [server.stop() for server in servers]
@@ -185,16 +185,16 @@ async def test_two_processes_given_the_same_key_at_once_create_one_resource(tmp_
     second = ApiProcess(db).start()
     tries = 40
     try:
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx2.AsyncClient(timeout=30) as http:
             mission = (await http.post(first.base + "/ai/missions", json={"name": "base"})).json()["data"]
             created: list[set[str]] = []
             runs_path = f"/ai/missions/{mission['mission_id']}/runs"
 
-            async def post(base: str, key: str, answers: list[httpx.Response]) -> None:
+            async def post(base: str, key: str, answers: list[httpx2.Response]) -> None:
                 answers.append(await http.post(base + runs_path, json={}, headers={"Idempotency-Key": key}))
 
             for t in range(tries):
-                answers: list[httpx.Response] = []
+                answers: list[httpx2.Response] = []
                 async with anyio.create_task_group() as tg:
                     for base in (first.base, second.base) * 2:
                         tg.start_soon(post, base, f"same-{t}", answers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from api_process import ApiProcess
 
@@ -20,14 +20,14 @@ def api(tmp_path):
 @pytest.mark.anyio
 async def test_eight_agents_logging_at_once_lose_nothing(api):
     agents, per_agent = 8, 200
-    async with httpx.AsyncClient(base_url=api.base, timeout=30) as http:
+    async with httpx2.AsyncClient(base_url=api.base, timeout=30) as http:
         mission = (await http.post("/ai/missions", json={"name": "busy"})).json()["data"]
         run = (await http.post(f"/ai/missions/{mission['mission_id']}/runs", json={})).json()["data"]
         events = f"/ai/missions/{mission['mission_id']}/runs/{run['run_id']}/events"
         failures: list[str] = []
 
         async def agent(n: int) -> None:
-            async with httpx.AsyncClient(base_url=api.base, timeout=30) as own:  # one connection pool each
+            async with httpx2.AsyncClient(base_url=api.base, timeout=30) as own:  # one connection pool each
                 for i in range(per_agent):
                     r = await own.post(
                         events,
@@ -56,7 +56,7 @@ async def test_eight_agents_logging_at_once_lose_nothing(api):
 
 def test_an_acknowledged_event_survives_sigkill(tmp_path):
     server = ApiProcess(tmp_path / "m.db").start()
-    with httpx.Client(base_url=server.base, timeout=10) as http:
+    with httpx2.Client(base_url=server.base, timeout=10) as http:
         mission = http.post("/ai/missions", json={"name": "durable"}).json()["data"]
         run = http.post(f"/ai/missions/{mission['mission_id']}/runs", json={}).json()["data"]
         events = f"/ai/missions/{mission['mission_id']}/runs/{run['run_id']}/events"
@@ -66,7 +66,7 @@ def test_an_acknowledged_event_survives_sigkill(tmp_path):
 
     again = ApiProcess(tmp_path / "m.db").start()
     try:
-        with httpx.Client(base_url=again.base, timeout=10) as http:
+        with httpx2.Client(base_url=again.base, timeout=10) as http:
             stored = http.get(events).json()
             assert [e["event_id"] for e in stored["data"]] == [answer.json()["data"]["event_id"]]
             assert http.get(f"/ai/missions/{mission['mission_id']}").json()["data"]["name"] == "durable"

@@ -195,14 +195,14 @@ def test_the_commands_refuse_an_unusable_database_in_one_line(postgres_url: str,
 
 @pytest.mark.anyio
 async def test_connections_the_server_dropped_are_replaced(postgres_server: str, postgres_url: str) -> None:
-    import httpx
+    import httpx2
     import psycopg
 
     from missions_mcp.local import create_app
 
     app = create_app(postgres_url)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://local") as client:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://local") as client:
             assert (await client.post("/ai/missions", json={"name": "before"})).status_code == 201
             with psycopg.connect(postgres_server, autocommit=True) as admin:  # as a server restart would
                 admin.execute(
@@ -217,7 +217,7 @@ async def test_connections_the_server_dropped_are_replaced(postgres_server: str,
 
 @pytest.mark.anyio
 async def test_a_server_gone_away_is_503_with_retry_after_and_the_password_nowhere() -> None:
-    import httpx
+    import httpx2
 
     from missions_mcp.local import create_app
 
@@ -231,7 +231,7 @@ async def test_a_server_gone_away_is_503_with_retry_after_and_the_password_nowhe
     try:
         store = PostgresStore(cluster.url, pool_timeout=2)
         app = create_app(store)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://local") as client:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://local") as client:
             assert (await client.post("/ai/missions", json={"name": "before"})).status_code == 201
             cluster.stop()
             for request in (client.get("/ai/missions"), client.post("/ai/missions", json={"name": "lost"})):

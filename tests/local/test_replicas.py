@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 import pytest
 
 from support import clean_env, free_port
@@ -55,9 +55,9 @@ class Replica:
             if self.proc.poll() is not None:
                 raise AssertionError(f"replica exited {self.proc.returncode}: {self.stderr()}")
             try:
-                if httpx.get(self.base + "/ai/missions", timeout=1).status_code == 200:
+                if httpx2.get(self.base + "/ai/missions", timeout=1).status_code == 200:
                     return self
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 pass
             assert time.monotonic() < deadline, "the replica did not start"
             time.sleep(0.05)
@@ -91,7 +91,7 @@ def replicas(postgres_url: str) -> Iterator[list[Replica]]:
             r.stop()
 
 
-async def _all_events(http: httpx.AsyncClient, events_path: str, page_size: int) -> tuple[list[dict[str, Any]], int]:
+async def _all_events(http: httpx2.AsyncClient, events_path: str, page_size: int) -> tuple[list[dict[str, Any]], int]:
     """Every event of a run, page by page, and the total the first page announced."""
     first = (await http.get(events_path, params={"page[number]": 1, "page[size]": page_size})).json()
     seen, total_pages = list(first["data"]), first["meta"]["total_pages"]
@@ -105,7 +105,7 @@ async def _all_events(http: httpx.AsyncClient, events_path: str, page_size: int)
 async def test_eight_agents_on_two_replicas_and_one_key_sent_to_both_at_once(replicas: list[Replica]) -> None:
     a, b = replicas
     agents, per_agent = 8, 60
-    async with httpx.AsyncClient(base_url=a.base, timeout=30) as http:
+    async with httpx2.AsyncClient(base_url=a.base, timeout=30) as http:
         mission_id = (await http.post("/ai/missions", json={"name": "shared"})).json()["data"]["mission_id"]
         run_id = (await http.post(f"/ai/missions/{mission_id}/runs", json={})).json()["data"]["run_id"]
         run_path = f"/ai/missions/{mission_id}/runs/{run_id}"
@@ -117,7 +117,7 @@ async def test_eight_agents_on_two_replicas_and_one_key_sent_to_both_at_once(rep
 
     async def agent(n: int) -> None:
         base = (a, b)[n % 2].base  # agents spread across the replicas
-        async with httpx.AsyncClient(base_url=base, timeout=30) as own:
+        async with httpx2.AsyncClient(base_url=base, timeout=30) as own:
             for i in range(per_agent):
                 key = f"agent{n}-{i}"
                 r = await own.post(
@@ -136,14 +136,14 @@ async def test_eight_agents_on_two_replicas_and_one_key_sent_to_both_at_once(rep
                 if i % 10 == 0:  # the same key to both replicas at the same moment, in the body and in the header
                     twin = f"twin-{n}-{i}"
                     body = {"type": "message", "summary": f"twin {twin}", "idempotency_key": twin}
-                    async with httpx.AsyncClient(timeout=30) as left, httpx.AsyncClient(timeout=30) as right:
-                        answers: list[httpx.Response] = []
+                    async with httpx2.AsyncClient(timeout=30) as left, httpx2.AsyncClient(timeout=30) as right:
+                        answers: list[httpx2.Response] = []
 
                         async def send(
-                            client: httpx.AsyncClient,
+                            client: httpx2.AsyncClient,
                             replica: Replica,
                             body: dict[str, Any] = body,
-                            answers: list[httpx.Response] = answers,
+                            answers: list[httpx2.Response] = answers,
                         ) -> None:
                             answers.append(
                                 await client.post(
@@ -173,7 +173,7 @@ async def test_eight_agents_on_two_replicas_and_one_key_sent_to_both_at_once(rep
     # identical pages whichever replica answers them.
     stories = []
     for replica in (a, b):
-        async with httpx.AsyncClient(base_url=replica.base, timeout=30) as http:
+        async with httpx2.AsyncClient(base_url=replica.base, timeout=30) as http:
             events, total = await _all_events(http, events_path, page_size=37)
         assert total == len(events) == expected + 1  # + the status change to running
         ids = [e["event_id"] for e in events]
@@ -193,10 +193,10 @@ async def test_mission_created_with_one_idempotency_key_on_both_replicas_at_once
     a, b = replicas
     for attempt in range(10):
         key = f"create-{attempt}"
-        answers: list[httpx.Response] = []
+        answers: list[httpx2.Response] = []
 
-        async def send(replica: Replica, key: str = key, answers: list[httpx.Response] = answers) -> None:
-            async with httpx.AsyncClient(timeout=30) as http:
+        async def send(replica: Replica, key: str = key, answers: list[httpx2.Response] = answers) -> None:
+            async with httpx2.AsyncClient(timeout=30) as http:
                 answers.append(
                     await http.post(replica.base + "/ai/missions", json={"name": key}, headers={"Idempotency-Key": key})
                 )
@@ -206,7 +206,7 @@ async def test_mission_created_with_one_idempotency_key_on_both_replicas_at_once
             tg.start_soon(send, b)
         assert sorted(r.status_code for r in answers) == [201, 201], [r.text for r in answers]
         assert len({r.json()["data"]["mission_id"] for r in answers}) == 1
-    async with httpx.AsyncClient(base_url=b.base, timeout=30) as http:
+    async with httpx2.AsyncClient(base_url=b.base, timeout=30) as http:
         listed = (await http.get("/ai/missions", params={"page[size]": 100})).json()
     assert sorted(m["name"] for m in listed["data"]) == sorted(f"create-{i}" for i in range(10))
 
@@ -215,7 +215,7 @@ async def test_concurrent_transitions_of_one_run_through_two_replicas_allow_exac
     replicas: list[Replica],
 ) -> None:
     a, b = replicas
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx2.AsyncClient(timeout=30) as http:
         for _ in range(10):
             mission_id = (await http.post(a.base + "/ai/missions", json={"name": "race"})).json()["data"]["mission_id"]
             run = (await http.post(a.base + f"/ai/missions/{mission_id}/runs", json={})).json()["data"]
@@ -242,7 +242,7 @@ async def test_a_replica_killed_during_a_burst_loses_no_acknowledged_write_and_t
     replicas: list[Replica],
 ) -> None:
     a, b = replicas
-    async with httpx.AsyncClient(base_url=b.base, timeout=30) as http:
+    async with httpx2.AsyncClient(base_url=b.base, timeout=30) as http:
         mission_id = (await http.post("/ai/missions", json={"name": "burst"})).json()["data"]["mission_id"]
         run_id = (await http.post(f"/ai/missions/{mission_id}/runs", json={})).json()["data"]["run_id"]
     events_path = f"/ai/missions/{mission_id}/runs/{run_id}/events"
@@ -255,14 +255,14 @@ async def test_a_replica_killed_during_a_burst_loses_no_acknowledged_write_and_t
     async def agent(n: int, replica: Replica) -> None:
         nonlocal on_a_errors
         side = "a" if replica is a else "b"
-        async with httpx.AsyncClient(base_url=replica.base, timeout=10) as own:
+        async with httpx2.AsyncClient(base_url=replica.base, timeout=10) as own:
             for i in range(150):
                 try:
                     r = await own.post(
                         events_path,
                         json={"type": "message", "summary": f"{side}{n}/{i}", "idempotency_key": f"{n}-{i}"},
                     )
-                except httpx.TransportError as exc:
+                except httpx2.TransportError as exc:
                     if replica is a and killed.is_set():
                         on_a_errors += 1
                         return
@@ -287,7 +287,7 @@ async def test_a_replica_killed_during_a_burst_loses_no_acknowledged_write_and_t
         tg.start_soon(killer)
     assert killed.is_set() and a.proc.returncode == -signal.SIGKILL
     assert on_b_failures == [], "the surviving replica failed a request"
-    async with httpx.AsyncClient(base_url=b.base, timeout=30) as http:
+    async with httpx2.AsyncClient(base_url=b.base, timeout=30) as http:
         events, total = await _all_events(http, events_path, page_size=100)
     stored = [e["event_id"] for e in events]
     assert len(set(stored)) == len(stored) == total
@@ -302,8 +302,8 @@ def test_replicas_starting_at_once_on_an_empty_database_all_come_up(postgres_url
         for replica in started:
             replica.wait_ready()
         for replica in started:
-            assert httpx.post(replica.base + "/ai/missions", json={"name": "up"}, timeout=10).status_code == 201
-        listed = httpx.get(started[0].base + "/ai/missions", timeout=10).json()
+            assert httpx2.post(replica.base + "/ai/missions", json={"name": "up"}, timeout=10).status_code == 201
+        listed = httpx2.get(started[0].base + "/ai/missions", timeout=10).json()
         assert listed["meta"]["total_results"] == 4
     finally:
         for replica in started:
@@ -315,7 +315,7 @@ def test_a_write_through_one_replica_reaches_the_live_page_of_another_within_a_s
 ) -> None:
     """The page's event stream on replica B (``/live/``) learns of a mission created through replica A."""
     a, b = replicas
-    with httpx.Client(timeout=httpx.Timeout(10, read=5)) as http, http.stream("GET", b.base + "/live/") as stream:
+    with httpx2.Client(timeout=httpx2.Timeout(10, read=5)) as http, http.stream("GET", b.base + "/live/") as stream:
         assert stream.status_code == 200
         lines = stream.iter_lines()
         first = _next_event(lines)  # the page as it is now

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from missions_mcp.catalogue import BY_NAME
@@ -73,10 +73,10 @@ async def agent(db: Path) -> AsyncIterator[Agent]:
 
 
 @pytest.fixture
-async def page(db: Path, agent: Agent) -> AsyncIterator[httpx.AsyncClient]:
+async def page(db: Path, agent: Agent) -> AsyncIterator[httpx2.AsyncClient]:
     """The page's app on the same database, read through its own in-process client."""
     client = MissionsClient(Settings(backend="local", db_path=db))
     app = create_app(UI(Reader(client), DataVersionFeed(db), backend="the test database"))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
         yield http
     await client.aclose()

@@ -391,11 +391,11 @@ async def test_a_reconnecting_stream_resumes_from_its_last_event_id(ui, agent):
     page sends nothing until something changed since, and a stale id gets the current state at once."""
     import re
 
-    import httpx
+    import httpx2
 
     ids = await agent.run(await agent.mission())
     path = f"/missions/{ids['mission_id']}/runs/{ids['run_id']}"
-    async with httpx.AsyncClient(base_url=ui, timeout=30) as http:
+    async with httpx2.AsyncClient(base_url=ui, timeout=30) as http:
         html = (await http.get(path)).text
         digest = re.search(r'data-digest="([0-9a-f]+)"', html).group(1)
 

@@ -186,7 +186,7 @@ def test_the_page_is_not_served_beyond_loopback_unless_asked(capsys):
 async def test_a_store_change_marker_moves_on_writes_only(tmp_path: Path):
     """The feed of ``missions-mcp api``'s page: its own reads must not wake it, or fifty open pages
     would re-read each other's reads for ever."""
-    import httpx
+    import httpx2
 
     from missions_mcp.local.app import create_app
     from missions_mcp.local.store import open_store
@@ -194,7 +194,7 @@ async def test_a_store_change_marker_moves_on_writes_only(tmp_path: Path):
 
     store = open_store(tmp_path / "marker.db")
     feed = feed_for_store(store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(store)), base_url="http://x") as http:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=create_app(store)), base_url="http://x") as http:
         seen = feed.current()
         for path in ("/ai/missions", "/ai/missions/runs", "/ai/missions/events"):
             assert (await http.get(path)).status_code == 200

@@ -6,7 +6,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from missions_mcp.local.app import create_app as create_api
@@ -58,7 +58,7 @@ def assert_inert(html: str) -> None:
     assert "<script>window" not in html and "<img" not in html and "<svg" not in html
 
 
-async def test_empty_store(page: httpx.AsyncClient):
+async def test_empty_store(page: httpx2.AsyncClient):
     missions = await page.get("/")
     assert missions.status_code == 200
     assert "No missions yet" in missions.text
@@ -69,7 +69,7 @@ async def test_empty_store(page: httpx.AsyncClient):
     assert "No running runs." in (await page.get("/runs?status=running")).text
 
 
-async def test_a_store_of_500_runs(page: httpx.AsyncClient, agent):
+async def test_a_store_of_500_runs(page: httpx2.AsyncClient, agent):
     mission_id = await agent.mission("Nightly data load")
     ids = [await agent.run(mission_id) for _ in range(500)]
     for run in ids[:7]:
@@ -94,7 +94,7 @@ async def test_a_store_of_500_runs(page: httpx.AsyncClient, agent):
     assert "Runs of Nightly data load" in of_mission and of_mission.count('class="rid"') == 1
 
 
-async def test_a_failed_run_says_where_it_stopped_and_why(page: httpx.AsyncClient, agent):
+async def test_a_failed_run_says_where_it_stopped_and_why(page: httpx2.AsyncClient, agent):
     ids = await agent.failed_run()
     html = (await page.get(f"/missions/{ids['mission_id']}/runs/{ids['run_id']}")).text
     assert '<span class="status s-failed"><span class="mark" aria-hidden="true">✖</span> failed</span>' in html
@@ -107,7 +107,7 @@ async def test_a_failed_run_says_where_it_stopped_and_why(page: httpx.AsyncClien
     assert "error:" in listed and "the database refused the migration" in listed
 
 
-async def test_hostile_text_in_every_field_stays_text(page: httpx.AsyncClient, agent):
+async def test_hostile_text_in_every_field_stays_text(page: httpx2.AsyncClient, agent):
     mission_id = await agent.mission(HOSTILE_TEXT, description=HOSTILE_TEXT, instructions=HOSTILE_TEXT)
     ids = await agent.run(mission_id, input={"prompt": HOSTILE_TEXT}, metadata={HOSTILE[0]: HOSTILE[1]})
     await agent.call("update_run", **ids, status="running")
@@ -146,7 +146,7 @@ async def test_hostile_text_in_every_field_stays_text(page: httpx.AsyncClient, a
         f"/runs?mission={mission_id}",
         f"/missions/{ids['mission_id']}/runs/{ids['run_id']}",
         f"/missions/{ids['mission_id']}/runs/{ids['run_id']}?type=error&step="
-        + httpx.QueryParams({"s": HOSTILE[1]})["s"],
+        + httpx2.QueryParams({"s": HOSTILE[1]})["s"],
     ]
     for path in pages:
         response = await page.get(path)
@@ -157,7 +157,7 @@ async def test_hostile_text_in_every_field_stays_text(page: httpx.AsyncClient, a
     assert run_page.count('<details class="fold">') >= 2  # long text folded, kept whole
 
 
-async def test_tool_calls_are_shown_with_their_results_and_payloads_folded(page: httpx.AsyncClient, agent):
+async def test_tool_calls_are_shown_with_their_results_and_payloads_folded(page: httpx2.AsyncClient, agent):
     ids = await agent.run(await agent.mission())
     await agent.call(
         "log_event",
@@ -185,7 +185,7 @@ async def test_tool_calls_are_shown_with_their_results_and_payloads_folded(page:
     assert html.count('<li class="ev t-tool_result">') == 0  # shown under its call, not twice
 
 
-async def test_timeline_pages_from_the_newest_end_and_filters(page: httpx.AsyncClient, agent):
+async def test_timeline_pages_from_the_newest_end_and_filters(page: httpx2.AsyncClient, agent):
     ids = await agent.run(await agent.mission())
     for i in range(1, 121):
         kind = "tool_call" if i % 3 == 0 else "message"
@@ -208,14 +208,14 @@ async def test_timeline_pages_from_the_newest_end_and_filters(page: httpx.AsyncC
     assert (await page.get(base + "?upto=x")).status_code == 400
 
 
-async def test_unknown_run_is_a_404_page(page: httpx.AsyncClient, agent):
+async def test_unknown_run_is_a_404_page(page: httpx2.AsyncClient, agent):
     mission_id = await agent.mission()
     response = await page.get(f"/missions/{mission_id}/runs/{mission_id}")
     assert response.status_code == 404 and "Not found" in response.text
     assert (await page.get("/missions/not-a-uuid/runs/x")).status_code == 400
 
 
-async def test_static_files_are_inside_the_package(page: httpx.AsyncClient):
+async def test_static_files_are_inside_the_package(page: httpx2.AsyncClient):
     script = await page.get("/static/ui.js")
     assert script.status_code == 200 and "EventSource" in script.text
     assert script.headers["x-content-type-options"] == "nosniff"
@@ -224,7 +224,7 @@ async def test_static_files_are_inside_the_package(page: httpx.AsyncClient):
 
 async def test_the_api_serves_the_page_at_root_and_no_cdn_docs(tmp_path: Path):
     app = create_api(tmp_path / "api.db", page=True)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
         made = await http.post("/v2/ai/missions", json={"name": "served at root"})
         assert made.status_code == 201
         root = await http.get("/")
@@ -236,7 +236,7 @@ async def test_the_api_serves_the_page_at_root_and_no_cdn_docs(tmp_path: Path):
         assert (await http.get("/openapi.json")).status_code == 200
 
 
-async def test_fields_the_api_leaves_out_show_nothing(page: httpx.AsyncClient, agent):
+async def test_fields_the_api_leaves_out_show_nothing(page: httpx2.AsyncClient, agent):
     ids = await agent.run(await agent.mission())
     html = (await page.get(f"/missions/{ids['mission_id']}/runs/{ids['run_id']}")).text
     assert "result payload" not in html and "input (" not in html and "metadata (" not in html

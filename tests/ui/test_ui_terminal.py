@@ -167,9 +167,9 @@ async def test_follow_ends_on_ctrl_c(db: Path, agent):
 
 async def test_runs_reads_a_shared_api_and_the_api_serves_the_page(tmp_path: Path):
     with running(["api", "--port", "{port}", "--db", str(tmp_path / "shared.db")], "/ai/missions") as (base, _, _):
-        import httpx
+        import httpx2
 
-        async with httpx.AsyncClient(base_url=base) as http:
+        async with httpx2.AsyncClient(base_url=base) as http:
             mission = (await http.post("/ai/missions", json={"name": "shared store"})).json()["data"]
             await http.post(f"/ai/missions/{mission['mission_id']}/runs", json={})
             page = await http.get("/")

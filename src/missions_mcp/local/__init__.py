@@ -1,7 +1,7 @@
 """The embedded Missions API: the whole REST contract (``openapi.yaml``) served from a store —
 SQLite by default, PostgreSQL for a team (``store.py`` says how an engine plugs in).
 
-    create_app(db_path)   the FastAPI app (in process: ``httpx.ASGITransport(app=create_app(...))``)
+    create_app(db_path)   the FastAPI app (in process: ``httpx2.ASGITransport(app=create_app(...))``)
     serve(host, port, db_path)   run it with uvicorn (``missions-mcp api``)
     default_db_path()     where the database lives unless told otherwise
     db_target(value)      what --db / MISSIONS_DB names: a postgresql:// URL as it is, else a file path

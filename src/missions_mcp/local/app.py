@@ -31,7 +31,7 @@ def create_app(db_path: str | os.PathLike[str] | Store = ":memory:", *, page: bo
     missions and runs at ``/`` (``missions-mcp api``).
 
     The database is opened here, not in the lifespan, so the app also works where lifespan
-    events do not run (``httpx.ASGITransport``); the lifespan's shutdown closes it.
+    events do not run (``httpx2.ASGITransport``); the lifespan's shutdown closes it.
     """
     store = open_store(db_path)
 

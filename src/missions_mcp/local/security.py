@@ -9,7 +9,7 @@ Two checks, in front of every route:
   (401 otherwise, in the API's error shape), so a store reachable from a network does not mint a tenant
   for any bearer string. Each accepted token is its own tenant, as without the list.
 
-In process (``httpx.ASGITransport``) neither applies: no network, no browser.
+In process (``httpx2.ASGITransport``) neither applies: no network, no browser.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
+from ..redact import quiet_third_party_loggers
 
 # Imported by `missions-mcp --help` and by the MCP server's start: what the commands need is
 # imported when they run.
@@ -149,7 +150,7 @@ def open_backend(settings: Settings, poll_interval: float = REMOTE_INTERVAL) -> 
     from .feed import PollingFeed, feed_for_store
 
     if settings.resolved_backend == "local":
-        import httpx
+        import httpx2
 
         from ..local import db_target, describe_target
         from ..local.app import create_app
@@ -157,7 +158,7 @@ def open_backend(settings: Settings, poll_interval: float = REMOTE_INTERVAL) -> 
 
         target = db_target(settings.db_path)
         store = open_store(target)
-        client = MissionsClient(settings, transport=httpx.ASGITransport(app=create_app(store)))
+        client = MissionsClient(settings, transport=httpx2.ASGITransport(app=create_app(store)))
         return Backend(
             client, feed_for_store(store), f"the embedded Missions API (database {describe_target(target)})", store
         )
@@ -170,14 +171,14 @@ def open_backend(settings: Settings, poll_interval: float = REMOTE_INTERVAL) -> 
 
 def attach(app: Any, store: Any) -> None:
     """Serve the page from a ``missions-mcp api`` app at ``/``, reading the app itself in process."""
-    import httpx
+    import httpx2
 
     from ..client import MissionsClient
     from .app import UI
     from .feed import feed_for_store
     from .reads import Reader
 
-    client = MissionsClient(Settings(backend="local"), transport=httpx.ASGITransport(app=app))
+    client = MissionsClient(Settings(backend="local"), transport=httpx2.ASGITransport(app=app))
     where = getattr(store, "path", None)
     backend = "this Missions API" + (f" (database {where})" if where else "")
     ui = UI(Reader(client), feed_for_store(store), backend=backend)
@@ -286,8 +287,7 @@ def _serve_ui(args: argparse.Namespace, backend: Backend) -> int:
         level=getattr(logging, args.log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_third_party_loggers(args.log_level)
     ui = UI(Reader(backend.client), backend.feed, backend=backend.where)
     hosts = ["127.0.0.1", "localhost", "::1", "[::1]"] if _loopback(args.host) else None
     app = create_app(ui, on_close=backend.aclose, allowed_hosts=hosts)

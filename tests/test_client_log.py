@@ -31,11 +31,13 @@ async def _session(mode: str, tmp_path, level: str | None) -> list[tuple[str, st
     return received
 
 
-async def test_legacy_default_level_is_info(tmp_path):
+async def test_legacy_clients_get_failures_until_they_ask_for_more(tmp_path):
     received = await _session("legacy", tmp_path, None)
-    assert [level for level, _ in received] == ["info", "warning"]
-    assert received[0][1] == "create_mission done"
-    assert received[1][1].startswith("get_mission failed: ") and MISSING in received[1][1]
+    assert [level for level, _ in received] == ["warning"]
+    assert received[0][1].startswith("get_mission failed: ") and MISSING in received[0][1]
+    writes = await _session("legacy", tmp_path, "info")
+    assert [level for level, _ in writes] == ["info", "warning"]
+    assert writes[0][1] == "create_mission done"
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])

@@ -1,10 +1,12 @@
 """Log messages to the MCP client (``notifications/message``), at the level it asked for.
 
 A client sets its level with ``logging/setLevel`` (protocol 2025-11-25; the level holds for its
-connection) or per request in ``_meta`` (2026-07-28, where the SDK drops what is below it). Until a
-client asks, it gets ``info`` and above. The server tells it what a person watching the host's log
-wants to see: each tool call that failed (``warning``, the same redacted text the model gets) and each
-call that changed something (``info``); reads are ``debug``.
+connection) or per request in ``_meta`` (2026-07-28, where the SDK drops what is below it). The server
+tells it what a person watching the host's log wants to see: each tool call that failed (``warning``,
+the same redacted text the model gets) and each call that changed something (``info``); reads are
+``debug``. Until a 2025-11-25 client asks for more, it gets only the failures: a routine write is not
+worth a message the client must read on every call (it costs a ``log_event`` about a quarter of the
+SDK's floor, ``bench/bench_session.py``), and 2026-07-28 made all logging opt-in for the same reason.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ LEVELS: tuple[types.LoggingLevel, ...] = (
     "alert",
     "emergency",
 )
-DEFAULT_LEVEL: types.LoggingLevel = "info"
+DEFAULT_LEVEL: types.LoggingLevel = "warning"
 
 # 2026-07-28 deprecates the logging capability (SEP-2577), but 2025-11-25 clients rely on it: the SDK's
 # warnings about declaring and using it are expected here, not news.

@@ -13,7 +13,9 @@
 4. ``tools/call`` p50 / p99 / worst over N calls of ``get_mission`` and of ``log_event`` through
    ``mcp.Client`` over stdio, next to the floor's empty tool, on the embedded default and against a
    loopback ``missions-mcp api``; the worst garbage-collection pause inside the server during those
-   calls (``gc_probe.py``); the server's peak RSS at the end.
+   calls (``gc_probe.py``); the server's peak RSS at the end. The same calls against an upstream that
+   answers at once with that API's recorded answers (``instant_upstream.py``) split a call through
+   the API into the server's own part and the time the API takes to answer.
 
 Every figure of missions-mcp is set next to the floor measured in the same run. Traffic stays on
 127.0.0.1; databases live in a temporary directory.
@@ -49,6 +51,7 @@ from standard_session import CallBytes, run_session
 HERE = Path(__file__).resolve().parent
 ECHO = HERE / "echo_server.py"
 PROBE = HERE / "gc_probe.py"
+INSTANT = HERE / "instant_upstream.py"
 CORE = frozenset(op.name for op in OPERATIONS if op.core)
 """The self-reporting core toolset."""
 PROTOCOL = "2025-11-25"
@@ -282,10 +285,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start_instant_upstream(api_base: str, ref: dict[str, str], tmp: Path, port: int) -> subprocess.Popen[bytes]:
+    """``instant_upstream.py`` on ``port``, replaying the API's own answers to the measured calls."""
+    get = httpx2.get(f"{api_base}/ai/missions/{ref['mission_id']}", timeout=10)
+    post = httpx2.post(
+        f"{api_base}/ai/missions/{ref['mission_id']}/runs/{ref['run_id']}/events",
+        json={"type": "tool_call", "summary": "recorded", "step_id": "s1"},
+        timeout=10,
+    )
+    get.raise_for_status()
+    post.raise_for_status()
+    (tmp / "get.json").write_bytes(get.content)
+    (tmp / "post.json").write_bytes(post.content)
+    proc = subprocess.Popen(
+        [sys.executable, str(INSTANT), str(port), str(tmp / "get.json"), str(tmp / "post.json")], env=clean_env()
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx2.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return proc
+        except httpx2.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("the instant upstream did not start")
+
+
 async def call_runs(tmp: Path, calls: int) -> dict[str, CallRun]:
-    """get_mission and log_event calls on the embedded default and on a loopback API; the floor's echo."""
+    """get_mission and log_event calls on the embedded default, on a loopback API, and on an upstream
+    that answers at once with that API's recorded answers; the floor's echo."""
     port = free_port()
     api = start_api(tmp / "api.db", port)
+    instant: subprocess.Popen[bytes] | None = None
     try:
         targets = {
             "embedded": (
@@ -298,12 +329,22 @@ async def call_runs(tmp: Path, calls: int) -> dict[str, CallRun]:
             ),
         }
         series = []
+        refs = {}
         for name, (command, env) in targets.items():
-            reads, writes = _series(await _seed(command, env))
+            refs[name] = await _seed(command, env)
+            reads, writes = _series(refs[name])
             series += [
                 Series(f"get_mission {name}", command, env, reads),
                 Series(f"log_event {name}", command, env, writes),
             ]
+        instant_port = free_port()
+        instant = start_instant_upstream(f"http://127.0.0.1:{port}", refs["api"], tmp, instant_port)
+        command = ["-m", "missions_mcp", "--base-url", f"http://127.0.0.1:{instant_port}", "--log-level", "WARNING"]
+        reads, writes = _series(refs["api"])  # the ids of the recorded answers
+        series += [
+            Series("get_mission instant", command, clean_env(), reads),
+            Series("log_event instant", command, clean_env(), writes),
+        ]
         series.append(
             Series(
                 "floor",
@@ -314,8 +355,10 @@ async def call_runs(tmp: Path, calls: int) -> dict[str, CallRun]:
         )
         return await measure_calls(series, tmp, calls)
     finally:
-        api.terminate()
-        api.wait(timeout=10)
+        for proc in (api, instant):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=10)
 
 
 def _series(ref: dict[str, str]) -> tuple[MakeCall, MakeCall]:
@@ -406,6 +449,16 @@ def table(
                     f"{local.pct(q) / floor.pct(q):.2f}× / {api.pct(q) / floor.pct(q):.2f}×",
                 )
             )
+        instant = runs[f"{tool} instant"]
+        rows.append(
+            (
+                f"tools/call `{tool}` p50, against an upstream that answers at once (the server's own part)",
+                "",
+                f"{instant.pct(50):.2f} ms",
+                f"{floor.pct(50):.2f} ms",
+                f"{instant.pct(50) / floor.pct(50):.2f}×",
+            )
+        )
         rows.append(
             (
                 f"tools/call `{tool}`: CPU time of the server per call, mean",

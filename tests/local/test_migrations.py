@@ -88,3 +88,30 @@ def test_stores_opening_a_new_file_at_once_all_migrate_it(tmp_path):
     assert missions.list_missions(opened[0], KEY, 1, 20)["meta"]["total_results"] == 8
     for store in opened:
         store.close()
+
+
+def test_version_3_database_gets_the_step_index_and_keeps_its_events(tmp_path, monkeypatch):
+    db = tmp_path / "v3.db"
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:3])
+    old = Store(db)
+    mission_id = missions.create_mission(old, KEY, {"name": "v3"})["data"]["mission_id"]
+    run_id = runs.create_run(old, KEY, mission_id, {})["data"]["run_id"]
+    for i in range(30):
+        runs.log_event(old, KEY, mission_id, run_id, {"type": "message", "summary": f"e{i}", "step_id": f"s{i % 3}"})
+    old.close()
+    monkeypatch.undo()
+
+    new = Store(db)
+    assert new.schema_version == len(MIGRATIONS)
+    indexes = {row[0] for row in new._conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "events_by_run_step" in indexes and "events_by_run" not in indexes
+    page = runs.list_run_events(new, KEY, mission_id, run_id, {"step_id": "s1"}, 2, 4)
+    assert [e["summary"] for e in page["data"]] == ["e13", "e16", "e19", "e22"]
+    assert page["meta"]["total_results"] == 10
+    plan = " ".join(
+        str(tuple(row))
+        for row in new._conn.execute(
+            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM events WHERE run_seq = 1 AND step_id = 's1'"
+        )
+    )
+    assert "events_by_run_step" in plan  # the total of a step's events is an index range, not a walk

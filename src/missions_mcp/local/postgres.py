@@ -166,6 +166,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX idempotency_by_age ON idempotency(created_at);
     """,
+    # 2: the SQLite engine's 4: a run's events of one plan step in place order (the page's step
+    # filter); the unused index by timestamp dropped.
+    """
+    CREATE INDEX events_by_run_step ON events(run_seq, step_id, n);
+    DROP INDEX events_by_run;
+    """,
 ]
 
 

@@ -6,7 +6,8 @@
    client and eight concurrent clients, next to the bare store's rate in this process (the same
    ``log_event`` function, no HTTP) as the baseline.
 2. ``list_events`` latency p50 / p99 on a run holding ``--big`` events (seeded straight into the
-   store), first page and a deep page, next to a GET of one mission as the baseline.
+   store), first page and last page, unfiltered, filtered by type and by step, next to a GET of one
+   mission as the baseline.
 3. Database bytes per 100,000 events.
 
 Prints a markdown table. Traffic stays on 127.0.0.1.
@@ -171,6 +172,7 @@ async def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
         events = f"/ai/missions/{mission_id}/runs/{big_run}/events"
         last_page = -(-args.big // 50)
         last_typed = -(-args.big // 100)  # half the events are tool calls
+        last_step = -(-args.big // 20 // 50)  # the seeded events cycle through 20 steps
         lat = await latencies(
             base,
             {
@@ -179,6 +181,8 @@ async def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
                 "last": (events, {"page[number]": last_page, "page[size]": 50}),
                 "typed first": (events, {"page[number]": 1, "page[size]": 50, "type": "tool_call"}),
                 "typed last": (events, {"page[number]": last_typed, "page[size]": 50, "type": "tool_call"}),
+                "step first": (events, {"page[number]": 1, "page[size]": 50, "step_id": "s3"}),
+                "step last": (events, {"page[number]": last_step, "page[size]": 50, "step_id": "s3"}),
             },
             args.samples,
         )
@@ -195,6 +199,10 @@ async def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
         rows.append(("list_events page 1, type filter, p50 / p99", cell("typed first", "ratio")))
         rows.append(
             (f"list_events page {last_typed:,} of the type filter (its last), p50 / p99", cell("typed last", "ratio"))
+        )
+        rows.append(("list_events page 1, step filter, p50 / p99", cell("step first", "ratio")))
+        rows.append(
+            (f"list_events page {last_step:,} of the step filter (its last), p50 / p99", cell("step last", "ratio"))
         )
         rows.append(
             (

@@ -10,12 +10,11 @@ import gc
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import anyio
 
 from . import __version__
-from .config import Settings
+from .config import Settings, add_backend_flags, db_flag
 
 __all__ = ["build_parser", "main", "settings_from_args", "waiting_note"]
 
@@ -24,12 +23,6 @@ logger = logging.getLogger("missions_mcp")
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
-
-
-def _db(value: str) -> str | Path:
-    from .local import db_target
-
-    return db_target(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,33 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--host", default=None, help="bind address for sse / streamable-http (default 127.0.0.1)")
         p.add_argument("--port", type=int, default=None, help="port for sse / streamable-http (default 8000)")
-        backend = p.add_mutually_exclusive_group()
-        backend.add_argument(
-            "--local",
-            dest="backend",
-            action="store_const",
-            const="local",
-            help="use the embedded Missions API in process, even when TELNYX_API_KEY is set",
-        )
-        backend.add_argument(
-            "--remote",
-            dest="backend",
-            action="store_const",
-            const="remote",
-            help="use the hosted Missions API (needs TELNYX_API_KEY)",
-        )
-        p.add_argument(
-            "--base-url",
-            default=None,
-            help="Missions API base URL (env TELNYX_BASE_URL; default https://api.telnyx.com/v2)",
-        )
-        p.add_argument(
-            "--db",
-            type=_db,
-            default=None,
-            help="database of the embedded API: a file, or a postgresql:// URL (env MISSIONS_DB)",
-        )
-        p.add_argument("--timeout", type=float, default=None, help="seconds per HTTP request (default 30)")
+        add_backend_flags(p, reads=False)
         p.add_argument("--max-retries", type=int, default=None, help="retries of a failed request (default 2)")
         p.add_argument(
             "--toolsets",
@@ -170,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, default=8700, help="port (default %(default)s)")
     api.add_argument(
         "--db",
-        type=_db,
+        type=db_flag,
         default=None,
         help="a SQLite file, or postgresql://user:password@host:port/dbname shared by replicas"
         f" (env MISSIONS_DB; default {default_db_path()})",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["DEFAULT_BASE_URL", "LOCAL_BASE_URL", "Settings"]
+__all__ = ["DEFAULT_BASE_URL", "LOCAL_BASE_URL", "Settings", "add_backend_flags", "db_flag"]
 
 DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
 LOCAL_BASE_URL = "http://missions.local"
@@ -135,3 +136,45 @@ class Settings:
     def needs_api_key(self) -> bool:
         """The hosted API needs a key; a loopback ``missions-mcp api`` does not."""
         return self.resolved_backend == "remote" and self.base_url is None
+
+
+def db_flag(value: str) -> str | Path:
+    from .local import db_target  # checked as the flags are read: a bad URL is a one-line usage error
+
+    return db_target(value)
+
+
+def add_backend_flags(parser: argparse.ArgumentParser, *, reads: bool) -> None:
+    """``--local``/``--remote``/``--base-url``/``--db``/``--timeout``: which Missions API a command talks
+    to. ``reads``: the command only reads it (``ui``, ``runs``, ``show``), so the help says so."""
+    verb = "read" if reads else "use"
+    embedded = "the embedded Missions API's database" if reads else "the embedded Missions API in process"
+    backend = parser.add_mutually_exclusive_group()
+    backend.add_argument(
+        "--local",
+        dest="backend",
+        action="store_const",
+        const="local",
+        help=f"{verb} {embedded}, even when TELNYX_API_KEY is set",
+    )
+    backend.add_argument(
+        "--remote",
+        dest="backend",
+        action="store_const",
+        const="remote",
+        help=f"{verb} the hosted Missions API (needs TELNYX_API_KEY)",
+    )
+    parser.add_argument(
+        "--base-url",
+        default=None,
+        help="Missions API base URL, e.g. a shared 'missions-mcp api' (env TELNYX_BASE_URL)"
+        if reads
+        else f"Missions API base URL (env TELNYX_BASE_URL; default {DEFAULT_BASE_URL})",
+    )
+    parser.add_argument(
+        "--db",
+        type=db_flag,
+        default=None,
+        help="database of the embedded API: a file, or a postgresql:// URL (env MISSIONS_DB)",
+    )
+    parser.add_argument("--timeout", type=float, default=None, help="seconds per HTTP request (default 30)")

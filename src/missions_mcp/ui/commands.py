@@ -11,10 +11,9 @@ import argparse
 import logging
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import Settings
+from ..config import Settings, add_backend_flags
 from ..redact import quiet_third_party_loggers
 
 # Imported by `missions-mcp --help` and by the MCP server's start: what the commands need is
@@ -35,38 +34,8 @@ REMOTE_INTERVAL = 2.0
 """Seconds between looks for changes on a remote Missions API (``--poll-interval``)."""
 
 
-def _db(value: str) -> str | Path:
-    from ..local import db_target
-
-    return db_target(value)
-
-
 def _backend_options(p: argparse.ArgumentParser) -> None:
-    backend = p.add_mutually_exclusive_group()
-    backend.add_argument(
-        "--local",
-        dest="backend",
-        action="store_const",
-        const="local",
-        help="read the embedded Missions API's database, even when TELNYX_API_KEY is set",
-    )
-    backend.add_argument(
-        "--remote",
-        dest="backend",
-        action="store_const",
-        const="remote",
-        help="read the hosted Missions API (needs TELNYX_API_KEY)",
-    )
-    p.add_argument(
-        "--base-url", default=None, help="Missions API base URL, e.g. a shared 'missions-mcp api' (env TELNYX_BASE_URL)"
-    )
-    p.add_argument(
-        "--db",
-        type=_db,
-        default=None,
-        help="database of the embedded API: a file, or a postgresql:// URL (env MISSIONS_DB)",
-    )
-    p.add_argument("--timeout", type=float, default=None, help="seconds per HTTP request (default 30)")
+    add_backend_flags(p, reads=True)
     p.add_argument(
         "--poll-interval",
         type=float,

@@ -1,13 +1,18 @@
-"""Shared fixtures: the one anyio backend, the one list of protocol modes, the contract."""
+"""Shared fixtures: the one anyio backend, the one list of protocol modes, the contract, a connected client."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from support import CONTRACT, MODES
+from missions_mcp.config import Settings
+from missions_mcp.server import build_server
+
+from support import CONTRACT, MODES, Client
 
 pytest_plugins = ["pgcluster"]  # the PostgreSQL fixtures: postgres_server, postgres_url
 
@@ -26,3 +31,14 @@ def mode(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def contract() -> dict[str, Any]:
     return yaml.safe_load(CONTRACT.read_text())
+
+
+@pytest.fixture
+async def client(tmp_path: Path, mode: str) -> AsyncIterator[Any]:
+    """An ``mcp.Client`` in protocol era ``mode``, connected to a server on a fresh embedded database."""
+    missions = build_server(Settings(backend="local", db_path=tmp_path / "m.db"))
+    try:
+        async with Client(missions.server, mode=mode) as connected:
+            yield connected
+    finally:
+        await missions.aclose()

@@ -9,23 +9,9 @@ from typing import Any
 import anyio
 import pytest
 
-from missions_mcp.config import Settings
-from missions_mcp.server import build_server
-
 from scripted import call
-from support import Client
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def client(tmp_path: Any, mode: str) -> Any:
-    missions = build_server(Settings(backend="local", db_path=tmp_path / "m.db"))
-    try:
-        async with Client(missions.server, mode=mode) as connected:
-            yield connected
-    finally:
-        await missions.aclose()
 
 
 async def _started(client: Any, name: str = "Fix the flaky login test") -> tuple[dict[str, str], str]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import sys
@@ -37,6 +36,7 @@ import httpx2
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
+from bench_local import log_rate  # noqa: E402
 from bench_tools import free_port, start_api  # noqa: E402
 
 from missions_mcp.local import missions, runs  # noqa: E402
@@ -85,40 +85,6 @@ def seed(target: str | Path, count: int) -> tuple[str, str, str]:
     finally:
         store.close()
     return mission_id, big, empty
-
-
-async def log_rate(ports: list[int], events_path: str, clients: int, per_client: int) -> float:
-    """Events a second: ``clients`` keep-alive connections, spread over ``ports`` in turn, each logging
-    ``per_client`` events one after the other (raw requests, as bench_local.py writes them: a Python
-    HTTP client would spend more CPU than the server on the same cores)."""
-    path = events_path.encode()
-
-    async def client(n: int) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", ports[n % len(ports)])
-        try:
-            for i in range(per_client):
-                body = json.dumps({"type": "message", "summary": f"c{n} e{i}", "agent_id": f"c{n}"}).encode()
-                writer.write(
-                    b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
-                )
-                await writer.drain()
-                head = await reader.readuntil(b"\r\n\r\n")
-                status = int(head.split(b" ", 2)[1])
-                length = next(
-                    int(line.split(b":", 1)[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                )
-                await reader.readexactly(length)
-                if status != 201:
-                    raise RuntimeError(f"HTTP {status}")
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client(n) for n in range(clients)))
-    return clients * per_client / (time.perf_counter() - started)
 
 
 @contextmanager

@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +68,9 @@ def seed(db: Path, count: int) -> tuple[str, str, float]:
     return mission_id, run_id, bare_rate
 
 
-async def log_rate(
-    port: int, mission_id: str, run_id: str, clients: int, per_client: int, keyed: bool = False
-) -> float:
-    """Events a second, ``clients`` keep-alive connections each logging ``per_client`` events in turn.
+async def log_rate(ports: Sequence[int], events_path: str, clients: int, per_client: int, keyed: bool = False) -> float:
+    """Events a second, ``clients`` keep-alive connections (spread over ``ports`` in turn, one per API
+    replica) each logging ``per_client`` events to ``events_path`` one after the other.
 
     ``keyed``: each request carries an ``Idempotency-Key`` header, as the MCP client's writes do
     (the API claims it and stores the answer in the write's transaction).
@@ -79,10 +79,10 @@ async def log_rate(
     client would spend more CPU per request than the server does, on the same two cores, and the
     figure would measure the client.
     """
-    path = f"/ai/missions/{mission_id}/runs/{run_id}/events".encode()
+    path = events_path.encode()
 
     async def client(n: int) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", ports[n % len(ports)])
         try:
             for i in range(per_client):
                 body = json.dumps({"type": "message", "summary": f"c{n} e{i}", "agent_id": f"c{n}"}).encode()
@@ -154,9 +154,10 @@ async def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
     try:
         async with httpx2.AsyncClient(base_url=base) as http:
             fresh = (await http.post(f"/ai/missions/{mission_id}/runs", json={})).json()["data"]["run_id"]
-        one = await log_rate(port, mission_id, fresh, 1, args.events)
-        eight = await log_rate(port, mission_id, fresh, 8, args.events // 8)
-        one_keyed = await log_rate(port, mission_id, fresh, 1, args.events, keyed=True)
+        fresh_events = f"/ai/missions/{mission_id}/runs/{fresh}/events"
+        one = await log_rate([port], fresh_events, 1, args.events)
+        eight = await log_rate([port], fresh_events, 8, args.events // 8)
+        one_keyed = await log_rate([port], fresh_events, 1, args.events, keyed=True)
         rows.append(("bare store log_event, in process (baseline)", f"{bare_rate:,.0f} events/s"))
         rows.append(("log_event over HTTP, 1 client", f"{one:,.0f} events/s ({one / bare_rate:.2f}× bare)"))
         rows.append(

@@ -46,6 +46,7 @@ from mcp import Client, StdioServerParameters
 from missions_mcp.catalogue import OPERATIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_tools import clean_env, free_port, start_api, wait_serving
 from standard_session import CallBytes, run_session
 
 HERE = Path(__file__).resolve().parent
@@ -55,11 +56,6 @@ INSTANT = HERE / "instant_upstream.py"
 CORE = frozenset(op.name for op in OPERATIONS if op.core)
 """The self-reporting core toolset."""
 PROTOCOL = "2025-11-25"
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MISSIONS_"))}
-    return {**env, **extra}
 
 
 # --------------------------------------------------------------------------- bytes
@@ -259,32 +255,6 @@ async def measure_calls(series: list[Series], tmp: Path, calls: int) -> dict[str
     return runs
 
 
-def start_api(db: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "missions_mcp", "api", "--port", str(port), "--db", str(db), "--log-level", "WARNING"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=clean_env(),
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx2.get(f"http://127.0.0.1:{port}/ai/missions", timeout=1)
-            return proc
-        except httpx2.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("missions-mcp api did not start")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_instant_upstream(api_base: str, ref: dict[str, str], tmp: Path, port: int) -> subprocess.Popen[bytes]:
     """``instant_upstream.py`` on ``port``, replaying the API's own answers to the measured calls."""
     get = httpx2.get(f"{api_base}/ai/missions/{ref['mission_id']}", timeout=10)
@@ -300,15 +270,7 @@ def start_instant_upstream(api_base: str, ref: dict[str, str], tmp: Path, port: 
     proc = subprocess.Popen(
         [sys.executable, str(INSTANT), str(port), str(tmp / "get.json"), str(tmp / "post.json")], env=clean_env()
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx2.get(f"http://127.0.0.1:{port}/", timeout=1)
-            return proc
-        except httpx2.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("the instant upstream did not start")
+    return wait_serving(proc, f"http://127.0.0.1:{port}/", "the instant upstream")
 
 
 async def call_runs(tmp: Path, calls: int) -> dict[str, CallRun]:

@@ -38,21 +38,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_api(db: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "missions_mcp", "api", "--port", str(port), "--db", str(db), "--log-level", "WARNING"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without the server's own settings (``TELNYX_*``, ``MISSIONS_*``), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MISSIONS_"))}
+    return {**env, **extra}
+
+
+def wait_serving(proc: subprocess.Popen[bytes], url: str, what: str, timeout: float = 30) -> subprocess.Popen[bytes]:
+    """``proc`` once ``url`` answers anything; killed, with an error naming ``what``, if it does not."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            httpx2.get(f"http://127.0.0.1:{port}/ai/missions", timeout=1)
+            httpx2.get(url, timeout=1)
             return proc
         except httpx2.TransportError:
             time.sleep(0.05)
     proc.kill()
-    raise RuntimeError("the embedded API did not start")
+    raise RuntimeError(f"{what} did not start")
+
+
+def start_api(db: Path | str, port: int) -> subprocess.Popen[bytes]:
+    """``missions-mcp api`` on 127.0.0.1:``port`` over ``db``, once it answers."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "missions_mcp", "api", "--port", str(port), "--db", str(db), "--log-level", "WARNING"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=clean_env(),
+    )
+    return wait_serving(proc, f"http://127.0.0.1:{port}/ai/missions", "missions-mcp api")
 
 
 def model_facing(tools: list[dict]) -> int:

@@ -15,9 +15,9 @@ from support import clean_env, free_port
 
 
 class ApiProcess:
-    """``python -m missions_mcp api`` on a free loopback port, on a given database file."""
+    """``python -m missions_mcp api`` on a free loopback port, on a database file or a PostgreSQL URL."""
 
-    def __init__(self, db: Path):
+    def __init__(self, db: Path | str):
         self.db = db
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"

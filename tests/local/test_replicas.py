@@ -5,10 +5,7 @@ Real processes on loopback, a real PostgreSQL (tests/pgcluster.py), real HTTP.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,73 +14,21 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-
-from support import clean_env, free_port
+from api_process import ApiProcess
 
 pytest.importorskip("psycopg", reason="pip install -e '.[test,postgres]'")
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 
-class Replica:
-    """``python -m missions_mcp api --db postgresql://…`` on a free loopback port."""
-
-    def __init__(self, db_url: str):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "missions_mcp",
-                "api",
-                "--port",
-                str(self.port),
-                "--db",
-                db_url,
-                "--log-level",
-                "WARNING",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=clean_env(),
-        )
-
-    def wait_ready(self, timeout: float = 30) -> Replica:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"replica exited {self.proc.returncode}: {self.stderr()}")
-            try:
-                if httpx2.get(self.base + "/ai/missions", timeout=1).status_code == 200:
-                    return self
-            except httpx2.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the replica did not start"
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stderr(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            _, err = self.proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _, err = self.proc.communicate(timeout=10)
-        return (err or b"").decode(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.stderr()
+def spawn_replica(db_url: str) -> ApiProcess:
+    """``python -m missions_mcp api --db postgresql://…`` on a free loopback port, spawned, not yet ready."""
+    return ApiProcess(db_url).spawn()
 
 
 @pytest.fixture
-def replicas(postgres_url: str) -> Iterator[list[Replica]]:
-    started = [Replica(postgres_url) for _ in range(2)]
+def replicas(postgres_url: str) -> Iterator[list[ApiProcess]]:
+    started = [spawn_replica(postgres_url) for _ in range(2)]
     try:
         yield [r.wait_ready() for r in started]
     finally:
@@ -102,7 +47,7 @@ async def _all_events(http: httpx2.AsyncClient, events_path: str, page_size: int
     return seen, first["meta"]["total_results"]
 
 
-async def test_eight_agents_on_two_replicas_and_one_key_sent_to_both_at_once(replicas: list[Replica]) -> None:
+async def test_eight_agents_on_two_replicas_and_one_key_sent_to_both_at_once(replicas: list[ApiProcess]) -> None:
     a, b = replicas
     agents, per_agent = 8, 60
     async with httpx2.AsyncClient(base_url=a.base, timeout=30) as http:
@@ -141,7 +86,7 @@ async def test_eight_agents_on_two_replicas_and_one_key_sent_to_both_at_once(rep
 
                         async def send(
                             client: httpx2.AsyncClient,
-                            replica: Replica,
+                            replica: ApiProcess,
                             body: dict[str, Any] = body,
                             answers: list[httpx2.Response] = answers,
                         ) -> None:
@@ -188,14 +133,14 @@ async def test_eight_agents_on_two_replicas_and_one_key_sent_to_both_at_once(rep
 
 
 async def test_mission_created_with_one_idempotency_key_on_both_replicas_at_once_is_created_once(
-    replicas: list[Replica],
+    replicas: list[ApiProcess],
 ) -> None:
     a, b = replicas
     for attempt in range(10):
         key = f"create-{attempt}"
         answers: list[httpx2.Response] = []
 
-        async def send(replica: Replica, key: str = key, answers: list[httpx2.Response] = answers) -> None:
+        async def send(replica: ApiProcess, key: str = key, answers: list[httpx2.Response] = answers) -> None:
             async with httpx2.AsyncClient(timeout=30) as http:
                 answers.append(
                     await http.post(replica.base + "/ai/missions", json={"name": key}, headers={"Idempotency-Key": key})
@@ -212,7 +157,7 @@ async def test_mission_created_with_one_idempotency_key_on_both_replicas_at_once
 
 
 async def test_concurrent_transitions_of_one_run_through_two_replicas_allow_exactly_one(
-    replicas: list[Replica],
+    replicas: list[ApiProcess],
 ) -> None:
     a, b = replicas
     async with httpx2.AsyncClient(timeout=30) as http:
@@ -223,7 +168,9 @@ async def test_concurrent_transitions_of_one_run_through_two_replicas_allow_exac
             await http.patch(a.base + path, json={"status": "running"})
             answers: dict[str, int] = {}
 
-            async def move(replica: Replica, status: str, path: str = path, answers: dict[str, int] = answers) -> None:
+            async def move(
+                replica: ApiProcess, status: str, path: str = path, answers: dict[str, int] = answers
+            ) -> None:
                 answers[status] = (await http.patch(replica.base + path, json={"status": status})).status_code
 
             async with anyio.create_task_group() as tg:
@@ -239,7 +186,7 @@ async def test_concurrent_transitions_of_one_run_through_two_replicas_allow_exac
 
 
 async def test_a_replica_killed_during_a_burst_loses_no_acknowledged_write_and_the_other_keeps_serving(
-    replicas: list[Replica],
+    replicas: list[ApiProcess],
 ) -> None:
     a, b = replicas
     async with httpx2.AsyncClient(base_url=b.base, timeout=30) as http:
@@ -252,7 +199,7 @@ async def test_a_replica_killed_during_a_burst_loses_no_acknowledged_write_and_t
     killed = threading.Event()
     enough = anyio.Event()  # the kill comes once 200 writes are acknowledged: mid-burst
 
-    async def agent(n: int, replica: Replica) -> None:
+    async def agent(n: int, replica: ApiProcess) -> None:
         nonlocal on_a_errors
         side = "a" if replica is a else "b"
         async with httpx2.AsyncClient(base_url=replica.base, timeout=10) as own:
@@ -297,7 +244,7 @@ async def test_a_replica_killed_during_a_burst_loses_no_acknowledged_write_and_t
 
 
 def test_replicas_starting_at_once_on_an_empty_database_all_come_up(postgres_url: str) -> None:
-    started = [Replica(postgres_url) for _ in range(4)]
+    started = [spawn_replica(postgres_url) for _ in range(4)]
     try:
         for replica in started:
             replica.wait_ready()
@@ -311,7 +258,7 @@ def test_replicas_starting_at_once_on_an_empty_database_all_come_up(postgres_url
 
 
 def test_a_write_through_one_replica_reaches_the_live_page_of_another_within_a_second(
-    replicas: list[Replica],
+    replicas: list[ApiProcess],
 ) -> None:
     """The page's event stream on replica B (``/live/``) learns of a mission created through replica A."""
     a, b = replicas

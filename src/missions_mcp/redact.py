@@ -174,6 +174,6 @@ def quiet_third_party_loggers(level: str) -> None:
     status) and only at DEBUG, since a poll would flood stderr otherwise.
     """
     debug = level.upper() == "DEBUG"
-    for name in ("httpcore", "httpcore2", "hpack", "h11", "h2"):
+    for name in ("httpcore2", "hpack", "h11", "h2"):
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("httpx2").setLevel(logging.DEBUG if debug else logging.WARNING)

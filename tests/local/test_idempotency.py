@@ -94,3 +94,25 @@ async def test_reads_ignore_the_header(client, api, app):
     assert r.status_code == 200 and "idempotent-replayed" not in r.headers
     with app.state.store.atomic(read_only=True) as tx:
         assert tx.value("SELECT COUNT(*) FROM idempotency") == 0
+
+
+async def test_an_event_keyed_alike_in_header_and_body_is_deduplicated_once_by_the_run(client, api, app):
+    """log_event deduplicates on its own idempotency_key: the same key in the header makes no second
+    claim, and a retry, a changed event and a changed header still behave as with a claim."""
+    mid, rid = await api.run()
+    events = f"/ai/missions/{mid}/runs/{rid}/events"
+    body = {"type": "custom", "summary": "once", "idempotency_key": "ev-1"}
+    first = await client.post(events, json=body, headers=key("ev-1"))
+    again = await client.post(events, json=body, headers=key("ev-1"))
+    assert first.status_code == again.status_code == 201 and again.json() == first.json()
+    changed = await client.post(events, json={**body, "summary": "twice"}, headers=key("ev-1"))
+    assert changed.status_code == 409 and "ev-1" in changed.json()["detail"]
+    with app.state.store.atomic(read_only=True) as tx:
+        assert tx.value("SELECT COUNT(*) FROM idempotency") == 0
+        assert tx.value("SELECT COUNT(*) FROM events WHERE idempotency_key = 'ev-1'") == 1
+    other = await client.post(events, json={**body, "idempotency_key": "ev-2"}, headers=key("hdr-2"))
+    assert other.status_code == 201
+    with app.state.store.atomic(read_only=True) as tx:
+        assert tx.value("SELECT COUNT(*) FROM idempotency") == 1  # a different header key is claimed as ever
+    bad = await client.post(events, json={**body, "idempotency_key": "tab\there"}, headers=key("tab\there"))
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]

@@ -12,7 +12,9 @@ itself, and stores the answer (status and body) there before committing. So:
 - requests with the same key at once, in one process or several sharing the database, queue on
   the claim (a unique key): one runs, the others replay its answer;
 - an answer that is not 2xx rolls the claim back with the write, so a failed call can be retried
-  with the same key.
+  with the same key;
+- an event whose body carries the header's key as its ``idempotency_key`` makes no claim: the run
+  deduplicates its events on that key already, with the same answers (one check, not two).
 
 Records are kept 24 hours.
 """
@@ -64,8 +66,11 @@ def request_hash(body: bytes) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-def claim_of(method: str, path: str, key: str | None, body: bytes) -> Claim | None:
-    """The claim a request makes, or ``None`` (a read, or no key)."""
+def claim_of(method: str, path: str, key: str | None, body: bytes, *, own_key: str | None = None) -> Claim | None:
+    """The claim a request makes, or ``None``: a read, no key, or the key the operation itself
+    deduplicates on (``own_key``: ``log_event``'s ``idempotency_key`` in the body, which answers a
+    repeat with the stored event and a different event with 409, as a claim would). The header is
+    checked either way."""
     if not key or method in ("GET", "HEAD", "OPTIONS"):
         return None
     if len(key) > MAX_KEY_LENGTH or not key.isprintable():
@@ -74,6 +79,8 @@ def claim_of(method: str, path: str, key: str | None, body: bytes) -> Claim | No
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters; send a shorter key"
             " (a UUID is a good one).",
         )
+    if key == own_key:
+        return None
     return Claim(method, path, key, request_hash(body))
 
 

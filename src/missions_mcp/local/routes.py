@@ -56,10 +56,11 @@ def tenant_key(authorization: str | None) -> str:
     return tenant_hash(token.strip())
 
 
-async def call(request: Request, fn: Callable[..., Any], *args: Any) -> Response:
+async def call(request: Request, fn: Callable[..., Any], *args: Any, own_key: str | None = None) -> Response:
     """Runs a store function for the request's tenant; its answer, already in the contract's shape,
     is sent as it is with the route's status code (``None`` as 204 No Content). A write carrying
-    an ``Idempotency-Key`` runs under its claim (see ``idempotency.py``). (Returning a response
+    an ``Idempotency-Key`` runs under its claim (see ``idempotency.py``), unless that is ``own_key``,
+    the key ``fn`` deduplicates on itself: one key, checked once. (Returning a response
     skips FastAPI's second validation of it against ``response_model``, which stays for the
     OpenAPI document and the contract tests.)"""
     store: Store = request.app.state.store
@@ -68,7 +69,8 @@ async def call(request: Request, fn: Callable[..., Any], *args: Any) -> Response
     claim_key = request.headers.get("idempotency-key")
     claim = None
     if claim_key and request.method != "GET":
-        claim = idempotency.claim_of(request.method, request.scope["path"], claim_key, await request.body())
+        raw = await request.body()
+        claim = idempotency.claim_of(request.method, request.scope["path"], claim_key, raw, own_key=own_key)
     if claim is None:
         result = await store.run(fn, store, key, *args)
         if result is None:
@@ -242,7 +244,8 @@ async def list_events(
 
 @handler
 async def log_event(request: Request, mission_id: UUID, run_id: UUID, body: m.CreateEventRequest) -> Any:
-    return await call(request, runs.log_event, mission_id, run_id, body.model_dump(exclude_unset=True))
+    fields = body.model_dump(exclude_unset=True)
+    return await call(request, runs.log_event, mission_id, run_id, fields, own_key=body.idempotency_key)
 
 
 @handler

@@ -15,7 +15,8 @@
    loopback ``missions-mcp api``; the worst garbage-collection pause inside the server during those
    calls (``gc_probe.py``); the server's peak RSS at the end. The same calls against an upstream that
    answers at once with that API's recorded answers (``instant_upstream.py``) split a call through
-   the API into the server's own part and the time the API takes to answer.
+   the API into the server's own part and the time the API takes to answer; the CPU time each of
+   those two upstream processes spends per call shows what the answer costs the API.
 
 Every figure of missions-mcp is set next to the floor measured in the same run. Traffic stays on
 127.0.0.1; databases live in a temporary directory.
@@ -180,6 +181,8 @@ class CallRun:
     peak_rss_kib: int
     cpu_per_call: float
     """Mean CPU milliseconds the server process used per measured call (``/proc/PID/schedstat``)."""
+    upstream_cpu_per_call: float | None = None
+    """The same for the HTTP upstream the server called, if any (``missions-mcp api``, the instant one)."""
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -219,6 +222,8 @@ class Series:
     command: list[str]
     env: dict[str, str]
     make_call: MakeCall
+    upstream: int | None = None
+    """The process id of the HTTP upstream the server calls, whose CPU per call is measured too."""
 
 
 async def measure_calls(series: list[Series], tmp: Path, calls: int) -> dict[str, CallRun]:
@@ -235,23 +240,29 @@ async def measure_calls(series: list[Series], tmp: Path, calls: int) -> dict[str
             for client, one in zip(clients, series, strict=True):
                 await client.call_tool(*one.make_call(i))
         latencies: list[list[float]] = [[] for _ in series]
+        upstream_cpu = [0.0 for _ in series]
         pids = [int((tmp / f"{one.name}.gc").read_text().split("\n", 1)[0]) for one in series]
         cpu_before = [_cpu_ms(pid) for pid in pids]
         since = time.monotonic()
         for i in range(calls):
-            for client, one, times in zip(clients, series, latencies, strict=True):
+            for k, (client, one) in enumerate(zip(clients, series, strict=True)):
                 tool, arguments = one.make_call(i)
+                # read around each call: an upstream serves two series (a read and a write)
+                upstream_before = _cpu_ms(one.upstream) if one.upstream else 0.0
                 t = time.perf_counter()
                 result = await client.call_tool(tool, arguments)
-                times.append((time.perf_counter() - t) * 1000)
+                latencies[k].append((time.perf_counter() - t) * 1000)
+                if one.upstream:
+                    upstream_cpu[k] += _cpu_ms(one.upstream) - upstream_before
                 if result.is_error:
                     raise RuntimeError(f"{tool}: {result.content}")
         until = time.monotonic()
         cpu = [(_cpu_ms(pid) - before) / calls for pid, before in zip(pids, cpu_before, strict=True)]
         runs = {}
-        for one, times, per_call in zip(series, latencies, cpu, strict=True):
+        for k, (one, times, per_call) in enumerate(zip(series, latencies, cpu, strict=True)):
             pid, pauses = _read_probe(tmp / f"{one.name}.gc", since, until)
-            runs[one.name] = CallRun(times, pauses, _peak_rss_kib(pid), per_call)
+            upstream = upstream_cpu[k] / calls if one.upstream else None
+            runs[one.name] = CallRun(times, pauses, _peak_rss_kib(pid), per_call, upstream)
     return runs
 
 
@@ -295,17 +306,18 @@ async def call_runs(tmp: Path, calls: int) -> dict[str, CallRun]:
         for name, (command, env) in targets.items():
             refs[name] = await _seed(command, env)
             reads, writes = _series(refs[name])
+            upstream = api.pid if name == "api" else None
             series += [
-                Series(f"get_mission {name}", command, env, reads),
-                Series(f"log_event {name}", command, env, writes),
+                Series(f"get_mission {name}", command, env, reads, upstream),
+                Series(f"log_event {name}", command, env, writes, upstream),
             ]
         instant_port = free_port()
         instant = start_instant_upstream(f"http://127.0.0.1:{port}", refs["api"], tmp, instant_port)
         command = ["-m", "missions_mcp", "--base-url", f"http://127.0.0.1:{instant_port}", "--log-level", "WARNING"]
         reads, writes = _series(refs["api"])  # the ids of the recorded answers
         series += [
-            Series("get_mission instant", command, clean_env(), reads),
-            Series("log_event instant", command, clean_env(), writes),
+            Series("get_mission instant", command, clean_env(), reads, instant.pid),
+            Series("log_event instant", command, clean_env(), writes, instant.pid),
         ]
         series.append(
             Series(
@@ -419,6 +431,17 @@ def table(
                 f"{instant.pct(50):.2f} ms",
                 f"{floor.pct(50):.2f} ms",
                 f"{instant.pct(50) / floor.pct(50):.2f}×",
+            )
+        )
+        answer, at_once = api.upstream_cpu_per_call or 0.0, instant.upstream_cpu_per_call or 0.0
+        rows.append(
+            (
+                f"tools/call `{tool}`: CPU time of the upstream per call, mean: `missions-mcp api` / the upstream "
+                "that answers at once (in the floor's column)",
+                "(in the server)",
+                f"{answer:.2f} ms",
+                f"{at_once:.2f} ms",
+                f"{answer / at_once:.1f}× the one that answers at once" if at_once else "",
             )
         )
         rows.append(

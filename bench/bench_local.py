@@ -17,19 +17,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx2
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_tools import free_port, start_api
+from bench_tools import cpu_ms, free_port, start_api, start_bare
 
 from missions_mcp.local import missions, runs
 from missions_mcp.local.sqlite import SQLiteStore
@@ -106,15 +107,7 @@ async def log_rate(
                     + body
                 )
                 await writer.drain()
-                head = await reader.readuntil(b"\r\n\r\n")
-                status = int(head.split(b" ", 2)[1])
-                length = next(
-                    int(line.split(b":", 1)[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                )
-                await reader.readexactly(length)
-                if status != 201:
+                if (status := await read_answer(reader)) != 201:
                     raise RuntimeError(f"HTTP {status}")
         finally:
             writer.close()
@@ -122,6 +115,50 @@ async def log_rate(
     started = time.perf_counter()
     await asyncio.gather(*(client(n) for n in range(clients)))
     return clients * per_client / (time.perf_counter() - started)
+
+
+async def read_answer(reader: asyncio.StreamReader) -> int:
+    """The status of the next answer on a keep-alive connection, its body read past."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+    )
+    await reader.readexactly(length)
+    return int(head.split(b" ", 2)[1])
+
+
+def request(method: str, path: str, body: dict[str, Any] | None = None, key: str | None = None) -> bytes:
+    """An HTTP/1.1 request written out, as a keep-alive client sends it."""
+    content = json.dumps(body).encode() if body is not None else b""
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    if body is not None:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(content)}\r\n"
+    if key:
+        head += f"Idempotency-Key: {key}\r\n"
+    return (head + "\r\n").encode() + content
+
+
+async def cpu_per_request(
+    port: int, pid: int, kinds: dict[str, Callable[[int], bytes]], rounds: int
+) -> dict[str, float]:
+    """Mean CPU milliseconds the process ``pid`` listening on ``port`` spends on each kind of request:
+    the kinds in turn on one keep-alive connection, each sent once the one before is answered, after
+    20 rounds of warm-up. The process's own clock (``/proc/PID/schedstat``), read around each request."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    spent = dict.fromkeys(kinds, 0.0)
+    try:
+        for i in range(-20, rounds):
+            for kind, make in kinds.items():
+                before = cpu_ms(pid)
+                writer.write(make(i))
+                await writer.drain()
+                if (status := await read_answer(reader)) >= 300:
+                    raise RuntimeError(f"{kind}: HTTP {status}")
+                if i >= 0:
+                    spent[kind] += cpu_ms(pid) - before
+    finally:
+        writer.close()
+    return {kind: total / rounds for kind, total in spent.items()}
 
 
 async def latencies(base: str, targets: dict[str, tuple[str, dict[str, Any] | None]], n: int) -> dict[str, list[float]]:
@@ -139,6 +176,53 @@ async def latencies(base: str, targets: dict[str, tuple[str, dict[str, Any] | No
                 out[name].append((time.perf_counter() - t) * 1000)
                 r.raise_for_status()
     return out
+
+
+async def api_cpu(
+    args: argparse.Namespace, api_pid: int, port: int, mission_id: str, events: str
+) -> list[tuple[str, str]]:
+    """CPU time of the API process per request, next to uvicorn alone answering a fixed body
+    (``bare_asgi.py``), the two measured in turn, five rounds each."""
+    bare_port = free_port()
+    bare = start_bare(bare_port)
+    serial = itertools.count()  # a new key for every keyed request
+    event = {"type": "message", "summary": "measured"}
+    api_kinds: dict[str, Callable[[int], bytes]] = {
+        "GET of a mission": lambda i: request("GET", f"/ai/missions/{mission_id}"),
+        "log_event, no key": lambda i: request("POST", events, event),
+        "log_event, Idempotency-Key header (a claim)": lambda i: request("POST", events, event, key=f"h{next(serial)}"),
+        "log_event, the key in header and body (as the MCP client sends it)": lambda i: request(
+            "POST", events, {**event, "idempotency_key": (key := f"b{next(serial)}")}, key=key
+        ),
+    }
+    bare_kinds: dict[str, Callable[[int], bytes]] = {
+        "GET": lambda i: request("GET", "/"),
+        "POST": lambda i: request("POST", "/", event),
+    }
+    spent: dict[tuple[str, str], float] = {}
+    rounds = max(args.samples // 5, 1)
+    try:
+        for _ in range(5):
+            for tag, pid, target, kinds in (
+                ("api", api_pid, port, api_kinds),
+                ("bare", bare.pid, bare_port, bare_kinds),
+            ):
+                for kind, ms in (await cpu_per_request(target, pid, kinds, rounds)).items():
+                    spent[tag, kind] = spent.get((tag, kind), 0.0) + ms / 5
+    finally:
+        bare.terminate()
+        bare.wait(timeout=10)
+    rows = []
+    for kind in api_kinds:
+        alone = spent["bare", "GET" if kind.startswith("GET") else "POST"]
+        mine = spent["api", kind]
+        rows.append(
+            (
+                f"CPU time of the API process per request, {kind}, 1 client back to back",
+                f"{mine:.2f} ms ({mine / alone:.1f}× uvicorn alone: {alone:.2f} ms)",
+            )
+        )
+    return rows
 
 
 def p(values: list[float], q: int) -> float:
@@ -194,6 +278,8 @@ async def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
         rows.append(
             ("log_event over HTTP, 8 concurrent clients", f"{eight:,.0f} events/s ({eight / bare_rate:.2f}× bare)")
         )
+
+        rows += await api_cpu(args, api.pid, port, mission_id, await fresh_events())
 
         events = f"/ai/missions/{mission_id}/runs/{big_run}/events"
         last_page = -(-args.big // 50)

@@ -47,7 +47,7 @@ from mcp import Client, StdioServerParameters
 from missions_mcp.catalogue import OPERATIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_tools import clean_env, free_port, start_api, wait_serving
+from bench_tools import clean_env, cpu_ms, free_port, start_api, wait_serving
 from standard_session import CallBytes, run_session
 
 HERE = Path(__file__).resolve().parent
@@ -120,12 +120,6 @@ def _answer(proc: subprocess.Popen[bytes], request_id: int) -> dict[str, Any]:
             return message
 
 
-def _cpu_ms(pid: int) -> float:
-    """CPU time a process has run so far (``/proc/PID/schedstat``, nanoseconds): unlike the wall clock, it
-    does not count time the process waited for a core, so it holds on a busy machine."""
-    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e6
-
-
 def cold_start(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Milliseconds from spawning ``command`` to its ``tools/list`` answer, over raw stdio JSON-RPC, and the
     CPU milliseconds the server used until then."""
@@ -152,7 +146,7 @@ def cold_start(command: list[str], env: dict[str, str]) -> tuple[float, float]:
         _rpc(proc, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
         tools = _answer(proc, 2)["result"]["tools"]
         elapsed = (time.perf_counter() - started) * 1000
-        cpu = _cpu_ms(proc.pid)
+        cpu = cpu_ms(proc.pid)
         assert tools, "tools/list answered no tools"
         return elapsed, cpu
     finally:
@@ -242,22 +236,22 @@ async def measure_calls(series: list[Series], tmp: Path, calls: int) -> dict[str
         latencies: list[list[float]] = [[] for _ in series]
         upstream_cpu = [0.0 for _ in series]
         pids = [int((tmp / f"{one.name}.gc").read_text().split("\n", 1)[0]) for one in series]
-        cpu_before = [_cpu_ms(pid) for pid in pids]
+        cpu_before = [cpu_ms(pid) for pid in pids]
         since = time.monotonic()
         for i in range(calls):
             for k, (client, one) in enumerate(zip(clients, series, strict=True)):
                 tool, arguments = one.make_call(i)
                 # read around each call: an upstream serves two series (a read and a write)
-                upstream_before = _cpu_ms(one.upstream) if one.upstream else 0.0
+                upstream_before = cpu_ms(one.upstream) if one.upstream else 0.0
                 t = time.perf_counter()
                 result = await client.call_tool(tool, arguments)
                 latencies[k].append((time.perf_counter() - t) * 1000)
                 if one.upstream:
-                    upstream_cpu[k] += _cpu_ms(one.upstream) - upstream_before
+                    upstream_cpu[k] += cpu_ms(one.upstream) - upstream_before
                 if result.is_error:
                     raise RuntimeError(f"{tool}: {result.content}")
         until = time.monotonic()
-        cpu = [(_cpu_ms(pid) - before) / calls for pid, before in zip(pids, cpu_before, strict=True)]
+        cpu = [(cpu_ms(pid) - before) / calls for pid, before in zip(pids, cpu_before, strict=True)]
         runs = {}
         for k, (one, times, per_call) in enumerate(zip(series, latencies, cpu, strict=True)):
             pid, pauses = _read_probe(tmp / f"{one.name}.gc", since, until)

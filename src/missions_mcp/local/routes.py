@@ -360,13 +360,15 @@ def _resource_kind(op: Operation) -> ResourceKind | None:
     return RESOURCE_KINDS.get(segments[4]) if len(segments) > 4 else None
 
 
-def build_router() -> APIRouter:
+def build_router(router: APIRouter | None = None) -> APIRouter:
+    """The routes of every operation, added to ``router`` (a new one if none): one per operation,
+    in :func:`route_order`, then a 405 guard after each path without parameters."""
     kinds = {op.name: kind for op in OPERATIONS if (kind := _resource_kind(op)) is not None}
     missing = {op.name for op in OPERATIONS} - set(HANDLERS) - set(kinds)
     orphans = set(HANDLERS) - {op.name for op in OPERATIONS}
     if missing or orphans:
         raise RuntimeError(f"operations without a handler: {sorted(missing)}; handlers without one: {sorted(orphans)}")
-    router = APIRouter()
+    router = APIRouter() if router is None else router
     for op in sorted(OPERATIONS, key=route_order):
         kind = kinds.get(op.name)
         endpoint = _resource_handler(op, kind) if kind else HANDLERS[op.name]

@@ -3,12 +3,16 @@
     python bench/bench_local.py [--events 2000] [--big 100000]
 
 1. Events logged per second through HTTP on loopback (``missions-mcp api`` in a subprocess), one
-   client and eight concurrent clients, next to the bare store's rate in this process (the same
-   ``log_event`` function, no HTTP) as the baseline.
+   client (without a key, with an ``Idempotency-Key`` header, with the key in header and body) and
+   eight concurrent clients, next to the bare store's rate in this process (the same ``log_event``
+   function, no HTTP) as the baseline.
 2. ``list_events`` latency p50 / p99 on a run holding ``--big`` events (seeded straight into the
    store), first page and last page, unfiltered, filtered by type and by step, next to a GET of one
    mission as the baseline.
 3. Database bytes per 100,000 events.
+4. CPU time of the API process per request (its own clock, one client back to back): a GET of a
+   mission and ``log_event`` without a key, with an ``Idempotency-Key`` header, and with the key in
+   header and body, next to uvicorn alone answering a fixed body (``bare_asgi.py``) as the baseline.
 
 Prints a markdown table. Traffic stays on 127.0.0.1.
 """

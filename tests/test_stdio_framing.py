@@ -46,6 +46,10 @@ HOSTILE = {
     "null": ("null", -32600),
     "method-not-string": ('{"jsonrpc":"2.0","id":7,"method":5}', -32600),
     "neither-request-nor-response": ('{"jsonrpc":"2.0","id":8}', -32600),
+    "id-fraction": ('{"jsonrpc":"2.0","id":1.5,"method":"ping"}', -32600),
+    "id-boolean": ('{"jsonrpc":"2.0","id":true,"method":"tools/list"}', -32600),
+    "id-object": ('{"jsonrpc":"2.0","id":{"n":1},"method":"tools/call","params":{"name":"list_missions"}}', -32600),
+    "request-without-id": ('{"jsonrpc":"2.0","method":"tools/list"}', -32600),
 }
 
 

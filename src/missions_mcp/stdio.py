@@ -11,12 +11,17 @@ stream and answers each of them on the write stream, as JSON-RPC 2.0 requires, w
     -32600 Invalid Request    JSON, but not one JSON-RPC message: no ``"jsonrpc": "2.0"``, no
                               ``method``, a batch (an array), a bare value
 
+A request whose ``id`` is not a string or an integer (``1.5``, ``true``, an object) reaches the
+server as a notification of the same method, its id dropped, and would go unanswered too: a
+"notification" of a method that only exists as a request is answered ``-32600`` as well.
+
 Blank lines are skipped. The SDK itself is not changed: this wraps the stream it yields.
 """
 
 from __future__ import annotations
 
 import logging
+import typing
 from types import TracebackType
 from typing import Any, Self
 
@@ -30,6 +35,13 @@ logger = logging.getLogger(__name__)
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
+
+REQUEST_METHODS = frozenset(
+    method
+    for request in typing.get_args(types.ClientRequest)
+    for method in typing.get_args(request.model_fields["method"].annotation)
+)
+"""The methods a client may only call as requests (``ping``, ``tools/call``, …), never notify."""
 
 
 def _invalid_request_reason(exc: ValidationError) -> str:
@@ -53,6 +65,12 @@ def _blank(exc: Exception) -> bool:
     errors = exc.errors(include_url=False)
     received = errors[0].get("input") if len(errors) == 1 else None
     return isinstance(received, str) and not received.strip()
+
+
+def _request_without_id(item: SessionMessage) -> bool:
+    """A notification of a request method: a request whose id the transport could not read."""
+    message = item.message
+    return isinstance(message, types.JSONRPCNotification) and message.method in REQUEST_METHODS
 
 
 def error_for(exc: Exception) -> types.JSONRPCError:
@@ -91,7 +109,20 @@ class AnsweringReadStream:
         while True:
             item = await self._inner.receive()
             if not isinstance(item, Exception):
-                return item  # type: ignore[no-any-return]
+                if not _request_without_id(item):
+                    return item  # type: ignore[no-any-return]
+                answer = types.JSONRPCError(
+                    jsonrpc="2.0",
+                    id=None,
+                    error=types.ErrorData(
+                        code=INVALID_REQUEST,
+                        message=f'Invalid Request: "{item.message.method}" is a request and needs "id" as a string '
+                        "or an integer",
+                    ),
+                )
+                logger.info("stdin: answered a request without a usable id (%d)", INVALID_REQUEST)
+                await self._write.send(SessionMessage(answer))
+                continue
             if _blank(item):
                 continue  # an empty line between messages is not a message
             answer = error_for(item)

@@ -67,10 +67,16 @@ def _blank(exc: Exception) -> bool:
     return isinstance(received, str) and not received.strip()
 
 
-def _request_without_id(item: SessionMessage) -> bool:
-    """A notification of a request method: a request whose id the transport could not read."""
+def _unidentified_request(item: SessionMessage) -> types.JSONRPCError | None:
+    """The answer to a "notification" of a method that only exists as a request: a request whose id
+    the transport could not read (``1.5``, ``true``) or that had none. ``None`` for any other message."""
     message = item.message
-    return isinstance(message, types.JSONRPCNotification) and message.method in REQUEST_METHODS
+    if not isinstance(message, types.JSONRPCNotification) or message.method not in REQUEST_METHODS:
+        return None
+    reason = f'"{message.method}" is a request and needs "id" as a string or an integer'
+    return types.JSONRPCError(
+        jsonrpc="2.0", id=None, error=types.ErrorData(code=INVALID_REQUEST, message=f"Invalid Request: {reason}")
+    )
 
 
 def error_for(exc: Exception) -> types.JSONRPCError:
@@ -108,25 +114,12 @@ class AnsweringReadStream:
     async def receive(self) -> SessionMessage:
         while True:
             item = await self._inner.receive()
-            if not isinstance(item, Exception):
-                if not _request_without_id(item):
-                    return item  # type: ignore[no-any-return]
-                answer = types.JSONRPCError(
-                    jsonrpc="2.0",
-                    id=None,
-                    error=types.ErrorData(
-                        code=INVALID_REQUEST,
-                        message=f'Invalid Request: "{item.message.method}" is a request and needs "id" as a string '
-                        "or an integer",
-                    ),
-                )
-                logger.info("stdin: answered a request without a usable id (%d)", INVALID_REQUEST)
-                await self._write.send(SessionMessage(answer))
-                continue
-            if _blank(item):
+            if isinstance(item, Exception) and _blank(item):
                 continue  # an empty line between messages is not a message
-            answer = error_for(item)
-            logger.info("stdin: answered a line that is not a JSON-RPC message (%d)", answer.error.code)
+            answer = error_for(item) if isinstance(item, Exception) else _unidentified_request(item)
+            if answer is None:
+                return item  # type: ignore[no-any-return]
+            logger.info("stdin: answered a line that is not a JSON-RPC message it can take (%d)", answer.error.code)
             await self._write.send(SessionMessage(answer))
 
     def __aiter__(self) -> Self:

@@ -182,48 +182,69 @@ async def latencies(base: str, targets: dict[str, tuple[str, dict[str, Any] | No
     return out
 
 
-async def api_cpu(
-    args: argparse.Namespace, api_pid: int, port: int, mission_id: str, events: str
-) -> list[tuple[str, str]]:
-    """CPU time of the API process per request, next to uvicorn alone answering a fixed body
-    (``bare_asgi.py``), the two measured in turn, five rounds each."""
-    bare_port = free_port()
-    bare = start_bare(bare_port)
+def api_requests(mission_id: str, events: str) -> dict[str, Callable[[int], bytes]]:
+    """The requests whose cost to the API process is measured, on ``mission_id`` and the run of ``events``."""
     serial = itertools.count()  # a new key for every keyed request
     event = {"type": "message", "summary": "measured"}
-    api_kinds: dict[str, Callable[[int], bytes]] = {
+
+    def both(i: int) -> bytes:
+        key = f"b{next(serial)}"
+        return request("POST", events, {**event, "idempotency_key": key}, key=key)
+
+    return {
         "GET of a mission": lambda i: request("GET", f"/ai/missions/{mission_id}"),
         "log_event, no key": lambda i: request("POST", events, event),
         "log_event, Idempotency-Key header (a claim)": lambda i: request("POST", events, event, key=f"h{next(serial)}"),
-        "log_event, the key in header and body (as the MCP client sends it)": lambda i: request(
-            "POST", events, {**event, "idempotency_key": (key := f"b{next(serial)}")}, key=key
-        ),
+        "log_event, the key in header and body (as the MCP client sends it)": both,
     }
-    bare_kinds: dict[str, Callable[[int], bytes]] = {
-        "GET": lambda i: request("GET", "/"),
-        "POST": lambda i: request("POST", "/", event),
-    }
-    spent: dict[tuple[str, str], float] = {}
-    rounds = max(args.samples // 5, 1)
+
+
+async def api_cpu(
+    args: argparse.Namespace, tmp: Path, api_pid: int, port: int, mission_id: str, events: str
+) -> list[tuple[str, str]]:
+    """CPU time of the API process per request, next to uvicorn alone answering a fixed body
+    (``bare_asgi.py``) and, with ``--compare``, to the API of another version, measured in turn,
+    five rounds each."""
+    bare_port = free_port()
+    targets = [("api", api_pid, port, api_requests(mission_id, events))]
+    started = [bare := start_bare(bare_port)]
+    body = {"type": "message", "summary": "measured"}
+    targets.append(
+        (
+            "bare",
+            bare.pid,
+            bare_port,
+            {"GET": lambda i: request("GET", "/"), "POST": lambda i: request("POST", "/", body)},
+        )
+    )
     try:
+        if args.compare:
+            other_port = free_port()
+            started.append(other := start_api(tmp / "compare.db", other_port, pythonpath=args.compare))
+            async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{other_port}") as http:
+                other_mission = (await http.post("/ai/missions", json={"name": "compare"})).json()["data"]["mission_id"]
+                run = (await http.post(f"/ai/missions/{other_mission}/runs", json={})).json()["data"]["run_id"]
+            other_events = f"/ai/missions/{other_mission}/runs/{run}/events"
+            targets.append(("other", other.pid, other_port, api_requests(other_mission, other_events)))
+        spent: dict[tuple[str, str], float] = {}
+        rounds = max(args.samples // 5, 1)
         for _ in range(5):
-            for tag, pid, target, kinds in (
-                ("api", api_pid, port, api_kinds),
-                ("bare", bare.pid, bare_port, bare_kinds),
-            ):
+            for tag, pid, target, kinds in targets:
                 for kind, ms in (await cpu_per_request(target, pid, kinds, rounds)).items():
                     spent[tag, kind] = spent.get((tag, kind), 0.0) + ms / 5
     finally:
-        bare.terminate()
-        bare.wait(timeout=10)
+        for proc in started:
+            proc.terminate()
+            proc.wait(timeout=10)
     rows = []
-    for kind in api_kinds:
+    for kind in targets[0][3]:
         alone = spent["bare", "GET" if kind.startswith("GET") else "POST"]
         mine = spent["api", kind]
+        versus = f"; {args.compare}: {spent['other', kind]:.2f} ms" if args.compare else ""
         rows.append(
             (
                 f"CPU time of the API process per request, {kind}, 1 client back to back",
-                f"{mine:.2f} ms ({mine / alone:.1f}× uvicorn alone: {alone:.2f} ms)",
+                f"{mine:.2f} ms ({mine / alone:.1f}× uvicorn alone: {alone:.2f} ms{versus})",
             )
         )
     return rows
@@ -283,7 +304,7 @@ async def measure(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str]]:
             ("log_event over HTTP, 8 concurrent clients", f"{eight:,.0f} events/s ({eight / bare_rate:.2f}× bare)")
         )
 
-        rows += await api_cpu(args, api.pid, port, mission_id, await fresh_events())
+        rows += await api_cpu(args, tmp, api.pid, port, mission_id, await fresh_events())
 
         events = f"/ai/missions/{mission_id}/runs/{big_run}/events"
         last_page = -(-args.big // 50)
@@ -337,6 +358,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2000, help="events to log over HTTP per measurement")
     parser.add_argument("--big", type=int, default=100_000, help="events in the run that list_events reads")
     parser.add_argument("--samples", type=int, default=300, help="requests per latency measurement")
+    parser.add_argument(
+        "--compare",
+        metavar="SRC",
+        help="also measure the API process of the version whose package is in SRC (another checkout's src/), "
+        "interleaved with this one",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows = asyncio.run(measure(args, Path(tmp)))

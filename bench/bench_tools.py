@@ -63,13 +63,14 @@ def wait_serving(proc: subprocess.Popen[bytes], url: str, what: str, timeout: fl
     raise RuntimeError(f"{what} did not start")
 
 
-def start_api(db: Path | str, port: int) -> subprocess.Popen[bytes]:
-    """``missions-mcp api`` on 127.0.0.1:``port`` over ``db``, once it answers."""
+def start_api(db: Path | str, port: int, pythonpath: str | None = None) -> subprocess.Popen[bytes]:
+    """``missions-mcp api`` on 127.0.0.1:``port`` over ``db``, once it answers; with ``pythonpath``,
+    the version of the package found there (another checkout's ``src``)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "missions_mcp", "api", "--port", str(port), "--db", str(db), "--log-level", "WARNING"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=clean_env(),
+        env=clean_env(**({"PYTHONPATH": pythonpath} if pythonpath else {})),
     )
     return wait_serving(proc, f"http://127.0.0.1:{port}/ai/missions", "missions-mcp api")
 

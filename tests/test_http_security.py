@@ -177,6 +177,23 @@ def test_missing_or_wrong_token_is_401_with_resource_metadata(tmp_path, transpor
     assert all(TOKEN.encode() not in stream for stream in served.output), "the token is never logged"
 
 
+def test_an_unidentified_request_is_refused_401_without_the_token_and_answered_400_with_it(tmp_path):
+    """A request without a usable id gets its JSON-RPC error only from a client that presents a token:
+    an anonymous one is told 401 first, whatever it sent."""
+    with serving(
+        ["--transport", "streamable-http", "--db", str(tmp_path / "m.db")], env={"MISSIONS_AUTH_TOKEN": TOKEN}
+    ) as served:
+        bad = {"jsonrpc": "2.0", "id": 1.5, "method": "tools/list"}
+        headers = {"Accept": "application/json, text/event-stream"}
+        anonymous = httpx2.post(served.base + "/mcp", json=bad, headers=headers, timeout=10)
+        assert anonymous.status_code == 401
+        bearer = {**headers, "Authorization": f"Bearer {TOKEN}"}
+        answered = httpx2.post(served.base + "/mcp", json=bad, headers=bearer, timeout=10)
+        assert answered.status_code == 400 and answered.json()["error"]["code"] == -32600
+        assert TOKEN not in answered.text
+        assert served.stop() == 0
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_client_with_the_token_works_and_its_header_never_reaches_the_api(tmp_path, mode):

@@ -6,9 +6,10 @@
     sse_app(...)                the same over SSE (``GET /sse``, ``POST /messages/``)
     http_protection(settings)   the Host/Origin policy and the authentication a bind needs, or why it refuses
 
-Every HTTP app sits behind :class:`~missions_mcp.hosts.HostGuard` (every route, every bind address);
-with authentication, the SDK's bearer middleware guards the MCP routes and the protected resource
-metadata is served. A server that binds beyond loopback without authentication refuses to start.
+Every HTTP app sits behind :class:`~missions_mcp.hosts.HostGuard` (every route, every bind address)
+and answers a request without a usable id itself (``unidentified.py``); with authentication, the
+SDK's bearer middleware guards the MCP routes and the protected resource metadata is served. A
+server that binds beyond loopback without authentication refuses to start.
 
 SIGTERM and SIGINT stop the server cleanly: new connections are refused, a call in flight is given
 ``SHUTDOWN_GRACE`` seconds to finish and is cancelled after that, the HTTP client and the database
@@ -57,6 +58,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .auth import MIN_TOKEN_LENGTH, Authentication, authentication, describe
 from .config import Settings
 from .hosts import HostGuard, HostPolicy, is_loopback, is_wildcard
+from .unidentified import AnswerUnidentifiedRequests
 
 if TYPE_CHECKING:
     import uvicorn
@@ -219,7 +221,7 @@ def streamable_http_app(server: Server[Any], protection: HttpProtection) -> ASGI
         token_verifier=auth.verifier if auth else None,
     )
     # The SDK registers the metadata route itself when ``auth`` is set.
-    return HostGuard(app, protection.policy)
+    return HostGuard(AnswerUnidentifiedRequests(app, authenticated=auth is not None), protection.policy)
 
 
 def sse_app(server: Server[Any], protection: HttpProtection) -> ASGIApp:
@@ -238,7 +240,8 @@ def sse_app(server: Server[Any], protection: HttpProtection) -> ASGIApp:
         Mount("/messages/", app=_protected(sse.handle_post_message, protection.auth)),
         *_metadata_routes(protection.auth),
     ]
-    return HostGuard(Starlette(routes=routes, middleware=_auth_middleware(protection.auth)), protection.policy)
+    app = Starlette(routes=routes, middleware=_auth_middleware(protection.auth))
+    return HostGuard(AnswerUnidentifiedRequests(app, authenticated=protection.auth is not None), protection.policy)
 
 
 # -- running until a signal

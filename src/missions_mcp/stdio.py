@@ -11,9 +11,9 @@ stream and answers each of them on the write stream, as JSON-RPC 2.0 requires, w
     -32600 Invalid Request    JSON, but not one JSON-RPC message: no ``"jsonrpc": "2.0"``, no
                               ``method``, a batch (an array), a bare value
 
-A request whose ``id`` is not a string or an integer (``1.5``, ``true``, an object) reaches the
-server as a notification of the same method, its id dropped, and would go unanswered too: a
-"notification" of a method that only exists as a request is answered ``-32600`` as well.
+A request whose ``id`` is missing or not a string or an integer reaches the server as a
+notification of the same method and would go unanswered too: it is answered ``-32600`` as well
+(see ``unidentified.py``).
 
 Blank lines are skipped. The SDK itself is not changed: this wraps the stream it yields.
 """
@@ -21,7 +21,6 @@ Blank lines are skipped. The SDK itself is not changed: this wraps the stream it
 from __future__ import annotations
 
 import logging
-import typing
 from types import TracebackType
 from typing import Any, Self
 
@@ -29,19 +28,14 @@ import mcp_types as types
 from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
+from .unidentified import REQUEST_METHODS, invalid_request
+
 __all__ = ["AnsweringReadStream", "error_for"]
 
 logger = logging.getLogger(__name__)
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
-
-REQUEST_METHODS = frozenset(
-    method
-    for request in typing.get_args(types.ClientRequest)
-    for method in typing.get_args(request.model_fields["method"].annotation)
-)
-"""The methods a client may only call as requests (``ping``, ``tools/call``, …), never notify."""
 
 
 def _invalid_request_reason(exc: ValidationError) -> str:
@@ -71,12 +65,9 @@ def _unidentified_request(item: SessionMessage) -> types.JSONRPCError | None:
     """The answer to a "notification" of a method that only exists as a request: a request whose id
     the transport could not read (``1.5``, ``true``) or that had none. ``None`` for any other message."""
     message = item.message
-    if not isinstance(message, types.JSONRPCNotification) or message.method not in REQUEST_METHODS:
-        return None
-    reason = f'"{message.method}" is a request and needs "id" as a string or an integer'
-    return types.JSONRPCError(
-        jsonrpc="2.0", id=None, error=types.ErrorData(code=INVALID_REQUEST, message=f"Invalid Request: {reason}")
-    )
+    if isinstance(message, types.JSONRPCNotification) and message.method in REQUEST_METHODS:
+        return invalid_request(message.method)
+    return None
 
 
 def error_for(exc: Exception) -> types.JSONRPCError:

@@ -28,14 +28,11 @@ import mcp_types as types
 from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
-from .unidentified import REQUEST_METHODS, invalid_request
+from .unidentified import invalid_request, unidentified
 
 __all__ = ["AnsweringReadStream", "error_for"]
 
 logger = logging.getLogger(__name__)
-
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
 
 
 def _invalid_request_reason(exc: ValidationError) -> str:
@@ -61,28 +58,19 @@ def _blank(exc: Exception) -> bool:
     return isinstance(received, str) and not received.strip()
 
 
-def _unidentified_request(item: SessionMessage) -> types.JSONRPCError | None:
-    """The answer to a "notification" of a method that only exists as a request: a request whose id
-    the transport could not read (``1.5``, ``true``) or that had none. ``None`` for any other message."""
-    message = item.message
-    if isinstance(message, types.JSONRPCNotification) and message.method in REQUEST_METHODS:
-        return invalid_request(message.method)
-    return None
-
-
 def error_for(exc: Exception) -> types.JSONRPCError:
     """The JSON-RPC answer to a line the transport could not turn into a message."""
     if isinstance(exc, ValidationError):
         errors = exc.errors(include_url=False, include_input=False)
         if any(e["type"] == "json_invalid" for e in errors):
             reason = next(e["msg"] for e in errors if e["type"] == "json_invalid")
-            code, message = PARSE_ERROR, f"Parse error: {reason}"
+            code, message = types.PARSE_ERROR, f"Parse error: {reason}"
         else:
-            code, message = INVALID_REQUEST, f"Invalid Request: {_invalid_request_reason(exc)}"
+            code, message = types.INVALID_REQUEST, f"Invalid Request: {_invalid_request_reason(exc)}"
     elif isinstance(exc, (ValueError, UnicodeError, RecursionError)):
-        code, message = PARSE_ERROR, f"Parse error: {type(exc).__name__}"
+        code, message = types.PARSE_ERROR, f"Parse error: {type(exc).__name__}"
     else:
-        code, message = INVALID_REQUEST, "Invalid Request: the message could not be read"
+        code, message = types.INVALID_REQUEST, "Invalid Request: the message could not be read"
     return types.JSONRPCError(jsonrpc="2.0", id=None, error=types.ErrorData(code=code, message=message))
 
 
@@ -107,7 +95,11 @@ class AnsweringReadStream:
             item = await self._inner.receive()
             if isinstance(item, Exception) and _blank(item):
                 continue  # an empty line between messages is not a message
-            answer = error_for(item) if isinstance(item, Exception) else _unidentified_request(item)
+            if isinstance(item, Exception):
+                answer: types.JSONRPCError | None = error_for(item)
+            else:
+                method = unidentified(item.message)
+                answer = invalid_request(method) if method else None
             if answer is None:
                 return item  # type: ignore[no-any-return]
             logger.info("stdin: answered a line that is not a JSON-RPC message it can take (%d)", answer.error.code)

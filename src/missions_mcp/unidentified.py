@@ -14,16 +14,12 @@ JSON-RPC 2.0 answers a request whose id cannot be read. Real notifications are u
 
 from __future__ import annotations
 
-import json
 import typing
-from typing import Any
 
 import mcp_types as types
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["REQUEST_METHODS", "AnswerUnidentifiedRequests", "invalid_request", "unidentified_method"]
-
-INVALID_REQUEST = -32600
+__all__ = ["REQUEST_METHODS", "AnswerUnidentifiedRequests", "invalid_request", "unidentified", "unidentified_method"]
 
 REQUEST_METHODS = frozenset(
     method
@@ -33,33 +29,30 @@ REQUEST_METHODS = frozenset(
 """The methods a client may only call as requests, never notify."""
 
 
+def unidentified(message: types.JSONRPCMessage) -> str | None:
+    """The method of ``message`` when the SDK made a notification of a request, its id unusable or
+    missing (a notification of a method that only exists as a request); else ``None``."""
+    if isinstance(message, types.JSONRPCNotification) and message.method in REQUEST_METHODS:
+        return message.method
+    return None
+
+
+def unidentified_method(body: bytes) -> str | None:
+    """:func:`unidentified` of the message in a POSTed ``body``, read as the SDK reads it; ``None``
+    for a body the SDK cannot read either (it answers those itself)."""
+    try:
+        message = types.jsonrpc_message_adapter.validate_json(body, by_name=False)
+    except ValueError:  # pydantic's ValidationError, broken JSON and nesting too deep included
+        return None
+    return unidentified(message)
+
+
 def invalid_request(method: str) -> types.JSONRPCError:
     """The answer to a request of ``method`` whose id is missing or unusable."""
     reason = f'"{method}" is a request and needs "id" as a string or an integer'
     return types.JSONRPCError(
-        jsonrpc="2.0", id=None, error=types.ErrorData(code=INVALID_REQUEST, message=f"Invalid Request: {reason}")
+        jsonrpc="2.0", id=None, error=types.ErrorData(code=types.INVALID_REQUEST, message=f"Invalid Request: {reason}")
     )
-
-
-def _usable_id(value: Any) -> bool:
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
-
-
-def unidentified_method(body: bytes) -> str | None:
-    """The method of a JSON-RPC request in ``body`` whose id is missing or unusable, else ``None``
-    (anything else, broken JSON included, is left to the SDK)."""
-    if b'"method"' not in body:
-        return None
-    try:
-        message = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(message, dict):
-        return None
-    method = message.get("method")
-    if not isinstance(method, str) or method not in REQUEST_METHODS or _usable_id(message.get("id")):
-        return None
-    return method
 
 
 class AnswerUnidentifiedRequests:

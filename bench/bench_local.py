@@ -88,7 +88,6 @@ async def log_rate(
     client would spend more CPU per request than the server does, on the same two cores, and the
     figure would measure the client.
     """
-    path = events_path.encode()
 
     async def client(n: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", ports[n % len(ports)])
@@ -98,18 +97,7 @@ async def log_rate(
                 token = f"{n}-{i}-{time.monotonic_ns()}"
                 if keyed == "both":
                     event["idempotency_key"] = token
-                body = json.dumps(event).encode()
-                key = f"Idempotency-Key: {token}\r\n".encode() if keyed else b""
-                writer.write(
-                    b"POST "
-                    + path
-                    + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    + key
-                    + b"Content-Length: "
-                    + str(len(body)).encode()
-                    + b"\r\n\r\n"
-                    + body
-                )
+                writer.write(request("POST", events_path, event, key=token if keyed else None))
                 await writer.drain()
                 if (status := await read_answer(reader)) != 201:
                     raise RuntimeError(f"HTTP {status}")
